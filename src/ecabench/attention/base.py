@@ -1,0 +1,26 @@
+"""Shared helpers for attention variants: parameter checks and id formatting.
+
+A variant is any ``nn.Module`` class built as ``Variant(channels, **params)``. The optional class
+attributes and classmethods below let the spec layer validate and name it without knowing it:
+
+- ``per_stage_params``: parameters that may be given as a list with one value per backbone stage;
+- ``check_params(params)``: raise ``ValueError`` naming a bad value (called before any model is built);
+- ``normalize_params(params)``: map equivalent settings to one canonical form;
+- ``format_param(name, value)``: the token this parameter contributes to a spec id.
+"""
+from __future__ import annotations
+
+import numbers
+
+
+def is_int(value) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def is_number(value) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def check_positive_int(variant: str, name: str, value, minimum: int = 1) -> None:
+    if not is_int(value) or value < minimum:
+        raise ValueError(f"{variant}: {name} must be an integer >= {minimum}, got {value!r}")
