@@ -68,6 +68,73 @@ def cmd_describe(args) -> int:
     return 0
 
 
+def _parse_input(text: str) -> tuple[int, int, int]:
+    try:
+        c, h, w = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise ValueError(f"--input must look like CxHxW (e.g. 3x224x224), got {text!r}") from None
+    if min(c, h, w) < 1:
+        raise ValueError(f"--input dimensions must be >= 1, got {text!r}")
+    return c, h, w
+
+
+def cmd_run(args) -> int:
+    from ecabench.experiment import make_run_config, run_experiment
+
+    registry.discover(args.plugins)
+    train = {k: v for k, v in {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr,
+                                "weight_decay": args.weight_decay, "warmup_epochs": args.warmup_epochs,
+                                "label_smoothing": args.label_smoothing}.items() if v is not None}
+    model = {"position": args.position} if args.position else {}
+    config = make_run_config(backbone=args.backbone, attention=args.attention, dataset=args.dataset,
+                             dataset_options={"val_size": args.val_size, "subset": args.subset},
+                             train=train, model=model, seed=args.seed)
+    record = run_experiment(config, out_dir=args.out, device=args.device, data_root=args.data_root,
+                            download=args.download, throughput=args.throughput, progress=not args.quiet)
+    m = record["metrics"]
+    print(f"run {record['run_id']}  {record['spec']} on {config['backbone']}/{config['dataset']['name']}"
+          f"  status={record['status']}")
+    if m.get("test_top1_pct") is not None:
+        print(f"  test top-1 {m['test_top1_pct']:.2f}%  top-5 {m['test_top5_pct']:.2f}%"
+              f"  val top-1 {m.get('val_top1_pct', float('nan')):.2f}%")
+    print(f"  params {m.get('params_total', 0):,} (attention {m.get('params_attention', 0):,})"
+          f"  MACs {m.get('macs', 0):,}  elementwise FLOPs {m.get('elementwise_flops', 0):,}")
+    if m.get("inference_images_per_s"):
+        print(f"  inference {m['inference_images_per_s']:.0f} img/s  train {m['train_images_per_s']:.0f} img/s"
+              f"  latency b1 p50 {m['latency_b1_p50_ms']:.2f} ms")
+    print(f"  record: {args.out}/{record['run_id']}.json")
+    if record["error"]:
+        print(f"  error: {record['error'].splitlines()[0]}", file=sys.stderr)
+    return 0 if record["status"] == "ok" else 1
+
+
+def cmd_measure(args) -> int:
+    from ecabench.measure import count_flops, count_params, measure_throughput
+    from ecabench.models import build_model
+
+    registry.discover(args.plugins)
+    shape = _parse_input(args.input)
+    options = {"position": args.position} if args.position else {}
+    if args.small_input:
+        options["small_input"] = True
+    model = build_model(args.backbone, args.spec, num_classes=args.num_classes, in_channels=shape[0], **options)
+    result = {"backbone": args.backbone, "spec": args.spec, "input_shape": list(shape), **count_params(model)}
+    flops = count_flops(model, shape)
+    result.update(macs=flops["macs"], elementwise_flops=flops["elementwise_flops"])
+    if not args.no_throughput:
+        tp = measure_throughput(model, shape, device=args.device, batch_size=args.batch_size, dtype=args.dtype,
+                                channels_last=args.channels_last, repeats=args.repeats, train=not args.no_train)
+        result.update({k: v for k, v in tp.items() if not isinstance(v, (list, tuple))})
+    if args.json:
+        json.dump(result, sys.stdout, indent=2, default=str)
+        print()
+    else:
+        for key, value in result.items():
+            print(f"  {key:<34} {value:,}" if isinstance(value, int) and not isinstance(value, bool)
+                  else f"  {key:<34} {value:.4g}" if isinstance(value, float) else f"  {key:<34} {value}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ecabench", description=__doc__)
     parser.add_argument("--plugins", action="append", default=[], metavar="DIR",
@@ -87,6 +154,45 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--position", help="attention placement (default: block output)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_describe)
+    p = sub.add_parser("run", help="train and measure one configuration; writes a run record")
+    p.add_argument("--backbone", default="resnet20")
+    p.add_argument("--attention", default="eca", help="attention spec, e.g. 'eca(k=5)'")
+    p.add_argument("--dataset", default="fashion-mnist")
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--lr", type=float)
+    p.add_argument("--weight-decay", type=float)
+    p.add_argument("--warmup-epochs", type=float)
+    p.add_argument("--label-smoothing", type=float)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--subset", type=int, help="stratified training subset size")
+    p.add_argument("--val-size", type=float, default=0.1, help="validation fraction (or count if >= 1)")
+    p.add_argument("--position", help="attention placement (default: block output)")
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
+    p.add_argument("--data-root", help="folder holding the dataset (default: the Debian package / data/)")
+    p.add_argument("--download", action="store_true", help="let torchvision download a missing dataset")
+    p.add_argument("--throughput", action=argparse.BooleanOptionalAction, default=True,
+                   help="also time inference/training throughput (default: on)")
+    p.add_argument("--out", default="results/runs")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("measure", help="params, MACs, elementwise FLOPs and throughput, without training")
+    p.add_argument("spec")
+    p.add_argument("--backbone", required=True)
+    p.add_argument("--input", default="3x224x224", help="CxHxW")
+    p.add_argument("--num-classes", type=int, default=1000)
+    p.add_argument("--small-input", action="store_true")
+    p.add_argument("--position")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--dtype", default="float32", help="float32 | bfloat16")
+    p.add_argument("--channels-last", action="store_true")
+    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--no-train", action="store_true", help="skip the training-throughput timing")
+    p.add_argument("--no-throughput", action="store_true", help="counts only")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_measure)
     return parser
 
 

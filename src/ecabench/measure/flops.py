@@ -42,22 +42,27 @@ from __future__ import annotations
 
 import math
 import numbers
+import warnings
 from collections import Counter
 from typing import Any, Callable
 
 import torch
-from fvcore.nn import FlopCountAnalysis
-from fvcore.nn.jit_handles import (
-    addmm_flop_jit,
-    bmm_flop_jit,
-    conv_flop_count,
-    einsum_flop_jit,
-    elementwise_flop_counter,
-    get_shape,
-    linear_flop_jit,
-    matmul_flop_jit,
-    norm_flop_counter,
-)
+
+with warnings.catch_warnings():
+    # fvcore.nn imports its focal loss, which calls torch.jit.script at import time (deprecated in torch 2.10+).
+    warnings.filterwarnings("ignore", message=r".*torch\.jit\.script.*", category=FutureWarning)
+    from fvcore.nn import FlopCountAnalysis
+    from fvcore.nn.jit_handles import (
+        addmm_flop_jit,
+        bmm_flop_jit,
+        conv_flop_count,
+        einsum_flop_jit,
+        elementwise_flop_counter,
+        get_shape,
+        linear_flop_jit,
+        matmul_flop_jit,
+        norm_flop_counter,
+    )
 from torch import nn
 
 from ecabench.registry import iter_attention_modules
