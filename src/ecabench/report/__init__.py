@@ -1,0 +1,50 @@
+"""The report: one section per study, tables (CSV/Markdown/LaTeX/HTML), figures (PNG/SVG), paper comparison.
+
+``build_report(summary_path, plan_path, out_dir)`` reads the tidy table written by
+:func:`ecabench.aggregate.aggregate` (plus its ``_curves`` and ``_meta`` siblings) and the plan, and writes::
+
+    <out_dir>/index.html                 self-contained (figures embedded as base64 PNG), opens from disk
+    <out_dir>/index.md                   the same content in Markdown, figures linked
+    <out_dir>/tables/<study>__variants.{csv,md,tex,html}      per-variant statistics (CSV: raw numbers)
+    <out_dir>/tables/<study>__incomplete.{csv,md,tex,html}    runs that are not ok (possibly empty)
+    <out_dir>/tables/<study>__odd_even.{csv,md,tex,html}      odd-rule studies only
+    <out_dir>/tables/paper_comparison.{csv,md,tex,html}       when the paper's Table 3 is found
+    <out_dir>/figures/<study>__<kind>.{png,svg}                see ecabench.report.figures
+    <out_dir>/paper_suite_counts.json                         cache of the suite's ImageNet counts
+
+For ``snakemake --report``: :func:`figure_paths` lists every figure file for a plan (known at parse
+time; placeholders are written for figures without data), or mark the whole folder with
+``report(directory("reports/figures"), patterns=["{name}.png"], category="Figures")``.
+
+Importing this package is light (no pandas/matplotlib); ``build_report`` loads the heavy parts.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from ecabench.report.layout import figure_kinds, figure_paths, load_plan, report_paths, table_paths
+
+__all__ = ["build_report", "figure_paths", "figure_kinds", "table_paths", "report_paths", "load_plan"]
+
+
+def build_report(summary_path: str | os.PathLike, plan_path: str | os.PathLike | dict | None,
+                 out_dir: str | os.PathLike = "reports", config: dict | None = None,
+                 reference_csv: str | os.PathLike | None = None, curves_path: str | os.PathLike | None = None,
+                 *, paper_comparison: bool = True, meta_path: str | os.PathLike | None = None,
+                 metric: str = "test_top1_pct", title: str = "ecabench report") -> Path:
+    """Write the report (see the module docstring) and return the path of ``index.html``.
+
+    ``summary_path``: ``results/summary.parquet`` (or ``.csv``) from :func:`ecabench.aggregate.aggregate`.
+    ``plan_path``: ``results/plan.json`` (or the plan dict, or None: the studies in the table).
+    ``config``: the workflow configuration shown in the report (default: the plan's ``config``).
+    ``reference_csv``: the paper's Table 3 (default: ``config['report']['reference_csv']``, then
+    ``shared/reference/eca_paper_table3.csv`` in or beside the checkout; not found: the section says so).
+    ``curves_path``/``meta_path``: default ``<summary stem>_curves.parquet`` / ``_meta.json`` beside it.
+    ``paper_comparison=False`` skips building the ImageNet models for the suite's own counts (the paper's
+    figures are still shown). ``metric``: the accuracy metric of the tables (test top-1 by default).
+    """
+    from ecabench.report.build import build_report as _build
+
+    return _build(summary_path, plan_path, out_dir, config, reference_csv, curves_path,
+                  paper_comparison=paper_comparison, meta_path=meta_path, metric=metric, title=title)

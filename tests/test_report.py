@@ -1,0 +1,463 @@
+"""Aggregation and report on synthetic run records with known numbers (no training, no models)."""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+import time
+import warnings
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from ecabench import aggregate as agg
+from ecabench.records import validate
+from ecabench.report import build_report, figure_paths, report_paths
+
+SEEDS = (0, 1, 2)
+NOISE = {0: 0.0, 1: 0.4, 2: -0.2}  # per-seed offset shared by all variants (paired design)
+# variant-specific noise on top: eca(k=1)'s deficit is inside the noise, eca(k=5)'s gain is not
+JITTER = {"eca(k=1)": {0: 0.3, 1: -0.3, 2: 0.1}, "eca(k=5)": {0: 0.05, 1: -0.05, 2: 0.0}}
+BACKBONE, DATASET = "cifar_resnet20", "fashion-mnist"
+BASE_PARAMS = 272_474
+ECA_STAGE_CHANNELS = (16, 32, 64)
+
+
+def _rid(*parts) -> str:
+    return hashlib.sha256("|".join(map(str, parts)).encode()).hexdigest()[:16]
+
+
+def _adaptive_k(c, gamma=2, b=1, odd=True):
+    t = int(abs((math.log2(c) + b) / gamma))
+    if odd and t % 2 == 0:
+        t += 1
+    return max(t, 1)
+
+
+# spec -> (spec_id, attention config, top-1 mean, resolved k per stage or None, attention params)
+def _variants():
+    v = {
+        "none": ("none", {"name": "none"}, 90.0, None, 0),
+        "eca": ("eca", {"name": "eca", "k": "adaptive", "gamma": 2, "b": 1, "odd": True}, 90.2, [3, 3, 3], 27),
+        "se": ("se", {"name": "se", "r": 16}, 90.0, None, 3_000),
+        "cbam": ("cbam", {"name": "cbam", "r": 16}, 91.5, None, 3_500),
+        "eca(odd=false)": ("eca-even", {"name": "eca", "k": "adaptive", "gamma": 2, "b": 1, "odd": False}, 89.9,
+                           [2, 3, 3], 24),
+    }
+    for k, acc in ((1, 89.5), (3, 90.2), (5, 90.6), (7, 90.4)):
+        v[f"eca(k={k})"] = (f"eca-k{k}", {"name": "eca", "k": k, "gamma": 2, "b": 1, "odd": True}, acc, [k] * 3, 9 * k)
+    for g in (1, 2, 3):
+        for b in (0, 1):
+            if (g, b) == (2, 1):
+                continue
+            ks = [_adaptive_k(c, g, b) for c in ECA_STAGE_CHANNELS]
+            v[f"eca(gamma={g},b={b})"] = (f"eca-g{g}-b{b}", {"name": "eca", "k": "adaptive", "gamma": g, "b": b, "odd": True},
+                                          90.0 + 0.1 * g - 0.05 * b, ks, 9 * sum(ks))
+    return v
+
+
+VARIANTS = _variants()
+# name -> (title, kind, specs as the study lists them); kinds as the workflow writes them (one with "eca_")
+STUDIES = {
+    "eca_kernel": ("ECA kernel size", "kernel", ["none", "eca", "eca(k=1)", "eca(k=3)", "eca(k=5)", "eca(k=7)"]),
+    "eca_gamma_b": ("ECA γ×b grid", "gamma_b", ["none", "eca"] + [s for s in VARIANTS if "gamma" in s]),
+    "eca_odd_rule": ("ECA odd rule", "eca_odd_rule", ["none", "eca", "eca(odd=false)"]),
+    "attention_zoo": ("Attention zoo", "zoo", ["none", "eca", "se", "cbam"]),
+}
+FAILED = ("cbam", 2)     # this run failed
+DIVERGED = ("eca(k=7)", 1)  # this one diverged
+MISSING = ("se", 2)       # planned, no record
+SHAPE = "1x28x28"
+
+
+def _arch(spec):
+    """Same resolved k -> same architecture: eca = eca(k=3) = eca(gamma=2,b=0) on ResNet-20."""
+    ks = VARIANTS[spec][3]
+    return _rid("arch", "eca", *ks) if ks else _rid("arch", spec)
+
+
+def _all_specs():
+    return list(dict.fromkeys(s for _, _, specs in STUDIES.values() for s in specs))
+
+
+def _chosen(spec):
+    """The spec a deduplicated run is recorded under (fewest parameters, as the workflow picks)."""
+    same = [s for s in _all_specs() if _arch(s) == _arch(spec)]
+    return min(same, key=lambda s: (len(s), s))
+
+
+def _record(spec, seed):
+    spec_id, att, acc, ks, att_params = VARIANTS[spec]
+    config = {"backbone": BACKBONE, "attention": att, "model": {}, "dataset": {"name": DATASET, "root": "data"},
+              "train": {"epochs": 3, "batch_size": 128, "lr": 0.1}, "seed": seed}
+    status, error = "ok", None
+    top1 = acc + NOISE[seed] + JITTER.get(spec, {}).get(seed, 0.0)
+    if spec == "se":
+        top1 = 90.0 + NOISE[seed]  # identical to the baseline on every seed: an exact tie
+    metrics = {"test_top1_pct": top1, "test_top5_pct": 99.5, "test_loss": 0.3, "val_top1_pct": top1 - 0.1,
+               "val_top5_pct": 99.4, "val_loss": 0.31, "params_total": BASE_PARAMS + att_params,
+               "params_attention": att_params, "macs": 40_800_000 + 10 * att_params,
+               "elementwise_flops": 500_000 + att_params}
+    curves = [{"epoch": e, "lr": 0.1, "train_loss": 1.0 / e, "train_top1_pct": 80 + e, "val_loss": 1.1 / e,
+               "val_top1_pct": top1 - 3 + e, "val_top5_pct": 99.0, "epoch_time_s": 2.0, "train_images_per_s": 500.0}
+              for e in (1, 2, 3)]
+    if (spec, seed) == FAILED:
+        status, error = "failed", "RuntimeError: synthetic out-of-memory"
+        metrics = {k: None for k in ("test_top1_pct", "test_top5_pct", "test_loss")}
+        curves = []
+    if (spec, seed) == DIVERGED:
+        status, error = "diverged", "loss became NaN at epoch 2"
+        metrics.update(test_top1_pct=10.0)
+        curves = curves[:1]
+    rec = {
+        "schema_version": 1, "run_id": _rid(spec, seed), "status": status, "error": error, "config": config,
+        "spec": spec, "spec_id": spec_id, "architecture_id": _arch(spec),
+        "resolved": {"k": ks} if ks else {}, "metrics": metrics, "curves": curves,
+        "timings": {"started_at": "2024-01-01T00:00:00Z", "finished_at": "2024-01-01T00:01:00Z", "total_time_s": 60.0},
+        "environment": {"python": "3.11.9", "torch": "2.4.0", "device": "cpu", "cpu_model": "Synthetic CPU",
+                        "git_commit": "0123456789abcdef", "git_dirty": False},
+    }
+    validate(rec)
+    return rec
+
+
+def _measurement(spec):
+    _, _, _, _, att_params = VARIANTS[spec]
+    return {"architecture_id": _arch(spec), "backbone": BACKBONE, "spec": spec, "spec_id": VARIANTS[spec][0],
+            "input_shape": [1, 28, 28],
+            "metrics": {"params_total": BASE_PARAMS + att_params, "params_attention": att_params,
+                        "macs": 40_800_000, "elementwise_flops": 500_000,
+                        "inference_images_per_s": 5000.0 - att_params / 10, "inference_images_per_s_iqr": 50.0,
+                        "train_images_per_s": 1500.0, "latency_b1_p50_ms": 1.2, "latency_b1_p95_ms": 1.5,
+                        "peak_memory_mb": None, "inference_images_per_s_samples": [1.0, 2.0]},
+            "measurement": {"device": "cpu", "device_name": "Synthetic CPU", "batch_size": 64, "dtype": "float32",
+                            "memory_format": "contiguous", "threads": 2, "repeats": 10},
+            "environment": {"python": "3.11.9"}}
+
+
+def make_fixture(root: Path) -> dict:
+    """Synthetic records, measurement files (+ a corrupt and an invalid record) and a plan shaped like
+    ecabench.workflow's: deduplicated runs (one label per architecture in a study, others as aliases),
+    per-study ``variants`` with ``same_as``, ``measure_id`` = <architecture>_<input size>."""
+    runs_dir, meas_dir = root / "results" / "runs", root / "results" / "measure"
+    runs_dir.mkdir(parents=True)
+    meas_dir.mkdir(parents=True)
+    studies = {}
+    written = set()
+    for name, (title, kind, specs) in STUDIES.items():
+        plan_runs, variants, labels = [], [], {}
+        for spec in specs:  # the study's label for an architecture: its first spec with that architecture
+            labels.setdefault(_arch(spec), spec)
+        for spec in specs:
+            spec_id, att, _, ks, _ = VARIANTS[spec]
+            label, chosen = labels[_arch(spec)], _chosen(spec)
+            params = {k: v for k, v in att.items() if k != "name"}
+            variants.append({"spec": spec, "spec_id": spec_id, "params": params, "backbone": BACKBONE,
+                             "dataset": DATASET, "architecture_id": _arch(spec), "k_per_stage": ks,
+                             "same_as": None if spec == label else label,
+                             "run_ids": [_rid(chosen, seed) for seed in SEEDS]})
+            if spec != label:
+                continue
+            aliases = [s for s in _all_specs() if _arch(s) == _arch(spec) and s != spec]
+            for seed in SEEDS:
+                rid = _rid(chosen, seed)
+                plan_runs.append({"run_id": rid, "spec": spec, "spec_id": spec_id, "run_spec": chosen,
+                                  "variant": att["name"], "params": params, "backbone": BACKBONE,
+                                  "dataset": DATASET, "seed": seed, "architecture_id": _arch(spec),
+                                  "k_per_stage": ks, "aliases": aliases, "measure_id": f"{_arch(spec)}_{SHAPE}"})
+                if (chosen, seed) != MISSING and rid not in written:
+                    (runs_dir / f"{rid}.json").write_text(json.dumps(_record(chosen, seed)))
+                    written.add(rid)
+            (meas_dir / f"{_arch(spec)}_{SHAPE}.json").write_text(json.dumps(_measurement(chosen)))
+        studies[name] = {"name": name, "title": title, "description": f"Synthetic {title} study.", "kind": kind,
+                         "baseline": "none", "specs": specs, "variants": variants, "runs": plan_runs}
+    (runs_dir / "corrupt.json").write_text("{not json")
+    bad = _record("none", 0)
+    bad["status"] = "exploded"
+    (runs_dir / "invalid.json").write_text(json.dumps(bad))
+    (meas_dir / "broken.json").write_text("[]")
+    plan = root / "results" / "plan.json"
+    plan.write_text(json.dumps({"version": 1, "studies": studies, "config": {"seeds": list(SEEDS), "epochs": 3}}))
+    return {"runs": runs_dir, "measure": meas_dir, "plan": plan, "summary": root / "results" / "summary.parquet",
+            "csv": root / "results" / "summary.csv", "n_records": len(written), "studies": studies}
+
+
+@pytest.fixture(scope="module")
+def fixture(tmp_path_factory):
+    root = tmp_path_factory.mktemp("synthetic")
+    paths = make_fixture(root)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        df = agg.aggregate(paths["runs"], paths["measure"], paths["plan"], paths["summary"], paths["csv"])
+    paths["df"] = df
+    paths["warnings"] = [str(w.message) for w in caught]
+    paths["root"] = root
+    return paths
+
+
+@pytest.fixture(scope="module")
+def report(fixture):
+    out = fixture["root"] / "reports"
+    t0 = time.perf_counter()
+    index = build_report(fixture["summary"], fixture["plan"], out, config={"seeds": [0, 1, 2], "note": "synthetic"},
+                         reference_csv=fixture["root"] / "no-such.csv", paper_comparison=False)
+    return {"index": index, "out": out, "seconds": time.perf_counter() - t0}
+
+
+# ------------------------------------------------------------------------------------ aggregate
+def test_aggregate_one_row_per_study_run_metric(fixture):
+    df = fixture["df"]
+    assert list(df.columns) == agg.COLUMNS
+    assert not df.duplicated(["study", "run_id", "metric"]).any()
+    # every planned run of every study is there, including the one without a record
+    for name, study in fixture["studies"].items():
+        got = set(df.loc[df["study"] == name, "run_id"])
+        assert got == {r["run_id"] for r in study["runs"]}
+    # a deduplicated run carries the study's label: eca(gamma=2,b=0) = eca, listed as an alias
+    gb = df[(df["study"] == "eca_gamma_b")]
+    assert "eca(gamma=2,b=0)" not in set(gb["spec"])
+    assert "eca(gamma=2,b=0)" in gb.loc[gb["spec"] == "eca", "aliases"].iloc[0]
+    ok = df[(df["study"] == "attention_zoo") & (df["run_id"] == _rid("eca", 1))].set_index("metric")
+    assert ok.loc["test_top1_pct", "value"] == pytest.approx(90.6)
+    assert ok.loc["test_top1_pct", "unit"] == "pct"
+    assert ok.loc["params_total", "unit"] == "count" and ok.loc["params_total", "value"] == BASE_PARAMS + 27
+    assert ok.loc["inference_images_per_s", "source"] == "measure"
+    assert ok.loc["inference_images_per_s", "unit"] == "images_per_s"
+    assert ok.loc["latency_b1_p50_ms", "unit"] == "ms" and ok.loc["total_time_s", "unit"] == "s"
+    assert ok.loc["test_loss", "unit"] == "nat"
+    assert ok.loc["epochs_completed", "value"] == 3
+    assert "inference_images_per_s_samples" not in ok.index  # lists are not metrics
+    assert math.isnan(ok.loc["peak_memory_mb", "value"])      # null -> NaN, still a row
+    row = ok.iloc[0]
+    assert (row["backbone"], row["dataset"], row["variant"], row["spec"], row["spec_id"]) == (
+        BACKBONE, DATASET, "eca", "eca", "eca")
+    assert row["k_per_stage"] == "3,3,3" and row["k_param"] == "adaptive" and row["seed"] == 1
+    assert row["gamma"] == 2 and row["b"] == 1 and bool(row["odd"]) is True
+    assert row["aliases"] == "eca(k=3); eca(gamma=2,b=0)" and row["device"] == "cpu"
+    # measured throughput is the same on every seed of one architecture
+    thr = df[(df["study"] == "attention_zoo") & (df["spec"] == "eca") & (df["metric"] == "inference_images_per_s")]
+    assert len(thr) == 3 and thr["value"].nunique() == 1
+
+
+def test_aggregate_status_and_missing(fixture):
+    df = fixture["df"]
+    runs = df.drop_duplicates(["study", "run_id"]).set_index(["study", "run_id"])
+    assert runs.loc[("attention_zoo", _rid(*FAILED)), "status"] == "failed"
+    assert "out-of-memory" in runs.loc[("attention_zoo", _rid(*FAILED)), "error"]
+    assert runs.loc[("eca_kernel", _rid(*DIVERGED)), "status"] == "diverged"
+    missing = df[(df["run_id"] == _rid(*MISSING))].set_index("metric")
+    assert set(missing["status"]) == {"missing"} and math.isnan(missing.loc["test_top1_pct", "value"])
+    # the architecture's measurement is known before the run finishes
+    assert missing.loc["params_attention", "value"] == 3_000 and missing.loc["inference_images_per_s", "value"] > 0
+    assert any("missing" in w for w in fixture["warnings"])
+
+
+def test_aggregate_bad_files_warn_and_are_skipped(fixture):
+    msgs = fixture["warnings"]
+    assert any("corrupt.json" in m for m in msgs)
+    assert any("invalid.json" in m and "status" in m for m in msgs)
+    assert any("broken.json" in m for m in msgs)
+    meta = agg.read_meta(fixture["summary"])
+    assert {Path(s["file"]).name for s in meta["skipped"]} == {"corrupt.json", "invalid.json", "broken.json"}
+    assert meta["n_records"] == fixture["n_records"]
+    assert meta["environments"][0]["cpu_model"] == "Synthetic CPU"
+
+
+def test_aggregate_outputs_written_atomically(fixture):
+    out = fixture["summary"].parent
+    assert fixture["summary"].exists() and fixture["csv"].exists()
+    assert not list(out.glob(".*.tmp"))
+    back = agg.read_summary(fixture["summary"])
+    pd.testing.assert_frame_equal(back, fixture["df"], check_dtype=False)
+    csv = agg.read_summary(fixture["csv"])
+    assert len(csv) == len(fixture["df"]) and list(csv.columns) == agg.COLUMNS
+    curves = agg.read_curves(out / "summary_curves.parquet")
+    assert (out / "summary_curves.csv").exists()
+    assert list(curves.columns) == agg.CURVE_COLUMNS
+    assert not curves.duplicated(["run_id", "epoch", "metric"]).any()
+    one = curves[(curves["run_id"] == _rid("none", 0)) & (curves["metric"] == "val_top1_pct")]
+    assert list(one["epoch"]) == [1, 2, 3]
+
+
+def test_aggregate_without_plan_puts_everything_in_one_study(tmp_path):
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    for seed in SEEDS:
+        (runs / f"{seed}.json").write_text(json.dumps(_record("none", seed)))
+    df = agg.aggregate(runs, [], None, tmp_path / "s.parquet", tmp_path / "s.csv")
+    assert set(df["study"]) == {"all"} and df["run_id"].nunique() == 3
+    assert (df["source"] == "run").all()
+
+
+# --------------------------------------------------------------------------------------- report
+def test_report_sections_variants_and_files(fixture, report):
+    html = report["index"].read_text()
+    out = report["out"]
+    assert report["index"] == out / "index.html" and (out / "index.md").exists()
+    for name, (title, _, specs) in STUDIES.items():
+        assert f"id='study-{name}'" in html, name
+        assert title in html
+        for v in fixture["studies"][name]["variants"]:
+            if v["same_as"] is None:
+                assert f"<td>{v['spec']}</td>" in html, (name, v["spec"])
+            else:  # an alias is named in its label's "same architecture as" cell
+                assert v["spec"] in html, (name, v["spec"])
+        for ext in ("csv", "tex", "md", "html"):
+            assert (out / "tables" / f"{name}__variants.{ext}").exists()
+    for p in figure_paths(fixture["plan"], out):
+        assert p.exists() and p.stat().st_size > 0, p
+    kinds = {p.name.split("__")[1].split(".")[0] for p in figure_paths(fixture["plan"], out)}
+    assert kinds == {"accuracy_vs_cost", "accuracy_vs_k", "gamma_b_heatmap", "odd_vs_even", "training_curves"}
+    assert not (out / "figures" / "attention_zoo__gamma_b_heatmap.png").exists()  # only where its study exists
+    assert (out / "tables" / "eca_odd_rule__odd_even.csv").exists()
+    for p in report_paths(fixture["plan"], out)["tables"]:
+        if "paper_comparison" not in p.name:
+            assert p.exists(), p
+
+
+def test_report_is_self_contained(report):
+    html = report["index"].read_text()
+    assert "data:image/png;base64," in html
+    assert not re.search(r"<img[^>]+src='(?!data:)", html)
+    assert "<link" not in html and "<script src" not in html
+
+
+def test_report_marks_failed_and_noise(report):
+    html = report["index"].read_text()
+    assert "FAILED" in html and "DIVERGED" in html and "MISSING" in html
+    assert "synthetic out-of-memory" in html
+    assert "inside the noise" in html
+    # se is identical to none on every seed: a tie, said in prose
+    assert "se vs none: Δ top-1 = +0.00" in html
+    assert "eca(k=1) vs none" in html and "inside the noise: the interval includes zero" in html
+    zoo = pd.read_csv(report["out"] / "tables" / "attention_zoo__variants.csv")
+    se = zoo[zoo["spec"] == "se"].iloc[0]
+    assert se["verdict"] == "inside the noise" and se["p_value"] == 1.0 and se["missing"] == 1 and se["n"] == 2
+    cbam = zoo[zoo["spec"] == "cbam"].iloc[0]
+    assert cbam["failed"] == 1 and cbam["n"] == 2 and cbam["verdict"] == "better"
+    assert cbam["delta_top1"] == pytest.approx(1.5)
+
+
+def test_report_table_numbers(report):
+    k = pd.read_csv(report["out"] / "tables" / "eca_kernel__variants.csv")
+    assert list(k["spec"])[0] == "none" and bool(k["is_baseline"].iloc[0])
+    def top1(spec):
+        return pd.Series({seed: _record(spec, seed)["metrics"]["test_top1_pct"] for seed in SEEDS})
+
+    from scipy import stats as st
+
+    eca5 = k[k["spec"] == "eca(k=5)"].iloc[0]
+    assert eca5["top1_mean"] == pytest.approx(top1("eca(k=5)").mean())
+    assert eca5["top1_std"] == pytest.approx(top1("eca(k=5)").std())
+    assert eca5["delta_top1"] == pytest.approx(0.6) and eca5["verdict"] == "better"
+    assert eca5["p_value"] == pytest.approx(st.ttest_rel(top1("eca(k=5)"), top1("none")).pvalue)
+    eca1 = k[k["spec"] == "eca(k=1)"].iloc[0]
+    assert eca1["delta_top1"] == pytest.approx((top1("eca(k=1)") - top1("none")).mean())
+    assert eca1["delta_ci_low"] < 0 < eca1["delta_ci_high"] and eca1["verdict"] == "inside the noise"
+    assert eca5["k_per_stage"] == "5,5,5" and eca5["params_attention"] == 45
+    assert eca5["throughput_rel_baseline"] == pytest.approx((5000 - 4.5) / 5000)
+    eca7 = k[k["spec"] == "eca(k=7)"].iloc[0]
+    assert eca7["diverged"] == 1 and eca7["n"] == 2
+    eca = k[k["spec"] == "eca"].iloc[0]
+    assert "eca(k=3)" in eca["same_architecture_as"]
+    tex = (report["out"] / "tables" / "eca_kernel__variants.tex").read_text()
+    assert r"\begin{tabular}" in tex and r"$\pm$" in tex
+    md = (report["out"] / "index.md").read_text()
+    assert "## ECA kernel size" in md and "figures/eca_kernel__accuracy_vs_k.png" in md
+
+
+def test_report_paper_section_without_reference(report):
+    html = report["index"].read_text()
+    assert "reference table was not found" in html
+
+
+def test_report_states_environment_and_config(report):
+    html = report["index"].read_text()
+    assert "Synthetic CPU" in html and "0123456789ab" in html and "2.4.0" in html
+    assert "note: synthetic" in html
+
+
+def test_report_fast_enough(report):
+    assert report["seconds"] < 45
+
+
+def test_paper_reference_without_suite_counts(fixture, tmp_path):
+    ref = tmp_path / "table3.csv"
+    ref.write_text("backbone,method,params_paper,params_unit,flops_paper,flops_unit,train_fps,infer_fps,top1,top5\n"
+                   "resnet50,baseline,24.37,M,3.86,G,1024,1855,75.20,92.52\n")
+    from ecabench.report import paper
+
+    pc = paper.paper_comparison(tmp_path, ref, compute=False)
+    row = pc["raw"].iloc[0]
+    assert row["paper_params_1e6"] == pytest.approx(24.37 * 2**20 / 1e6)
+    assert row["paper_flops_1e9"] == pytest.approx(3.86 * 2**30 / 1e9)
+    assert math.isnan(row["suite_params_1e6"]) and "not computed" in pc["message"]
+
+
+@pytest.mark.slow
+def test_paper_comparison_counts_and_cache(tmp_path):
+    """Builds the ImageNet models once (a few seconds each) and reuses the cache on the next call."""
+    # a subset of Table 3 keeps this test to a few models (the full table builds ~15, ResNet-152 included)
+    ref = tmp_path / "table3.csv"
+    ref.write_text("backbone,method,params_paper,params_unit,flops_paper,flops_unit,train_fps,infer_fps,top1,top5\n"
+                   "resnet50,baseline,24.37,M,3.86,G,1024,1855,75.20,92.52\n"
+                   "resnet50,eca,24.37,M,3.86,G,785,1805,77.48,93.68\n"
+                   "mobilenet_v2,se,3.40,M,320.1,M,671,2000,72.42,90.67\n")
+    from ecabench.report import paper
+
+    pc = paper.paper_comparison(tmp_path, ref)
+    raw = pc["raw"].set_index(["backbone", "suite_spec"])
+    assert raw.loc[("resnet50", "none"), "suite_params_exact"] == 25_557_032
+    assert raw.loc[("resnet50", "eca"), "suite_params_exact"] == 25_557_118
+    assert raw.loc[("resnet50", "eca(k=[3,5,5,7])"), "suite_params_exact"] == 25_557_112
+    assert raw.loc[("resnet50", "none"), "suite_params_2p20"] == pytest.approx(25_557_032 / 2**20)
+    assert raw.loc[("resnet50", "none"), "params_diff_pct"] == pytest.approx(0, abs=0.05)
+    assert ("mobilenet_v2", "se(r=8)") in raw.index
+    cache = tmp_path / paper.CACHE_NAME
+    assert cache.exists()
+    stamp = cache.stat().st_mtime_ns
+    t0 = time.perf_counter()
+    again = paper.paper_comparison(tmp_path, ref)
+    assert time.perf_counter() - t0 < 2 and cache.stat().st_mtime_ns == stamp
+    pd.testing.assert_frame_equal(again["raw"], pc["raw"])
+
+
+def test_alias_grid_cells_get_their_label_statistics(fixture, report):
+    from ecabench.report import tables
+
+    vt = pd.read_csv(report["out"] / "tables" / "eca_gamma_b__variants.csv", keep_default_na=False,
+                     na_values=[""])
+    grid = tables.expand_aliases(vt, fixture["studies"]["eca_gamma_b"]["variants"])
+    cell = grid[grid["spec"] == "eca(gamma=2,b=0)"].iloc[0]
+    eca = grid[grid["spec"] == "eca"].iloc[0]
+    assert cell["alias_of"] == "eca" and cell["top1_mean"] == eca["top1_mean"]
+    assert (cell["gamma"], cell["b"]) == (2.0, 0.0) and cell["k_per_stage"] == "3,3,3"
+    assert len(grid) == len(vt) + 1
+    kernel = tables.expand_aliases(pd.read_csv(report["out"] / "tables" / "eca_kernel__variants.csv",
+                                               keep_default_na=False, na_values=[""]),
+                                   fixture["studies"]["eca_kernel"]["variants"])
+    assert kernel.loc[kernel["spec"] == "eca(k=3)", "k_param"].iloc[0] == "3"
+
+
+def test_report_before_any_run_finishes_and_without_baseline(tmp_path):
+    """All runs missing: the report still builds, every declared figure exists (placeholders)."""
+    paths = make_fixture(tmp_path)
+    plan = json.loads(paths["plan"].read_text())
+    plan["studies"] = {"attention_zoo": plan["studies"]["attention_zoo"]}
+    plan["studies"]["attention_zoo"]["baseline"] = None  # explicit: no baseline, no differences
+    paths["plan"].write_text(json.dumps(plan))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        df = agg.aggregate([], paths["measure"], paths["plan"], paths["summary"], paths["csv"])
+    assert set(df["status"]) == {"missing"}
+    index = build_report(paths["summary"], paths["plan"], tmp_path / "reports", paper_comparison=False,
+                         reference_csv=tmp_path / "absent.csv")
+    html = index.read_text()
+    for p in report_paths(paths["plan"], tmp_path / "reports")["figures"]:
+        assert p.exists(), p
+    vt = pd.read_csv(tmp_path / "reports" / "tables" / "attention_zoo__variants.csv")
+    assert set(vt["verdict"]) == {"no baseline"} and not vt["is_baseline"].any()
+    assert "MISSING" in html and "no completed runs yet" not in html  # the text is inside the PNG, not the page
+    assert (vt["params_attention"].dropna() >= 0).all() and vt["missing"].sum() == 12
