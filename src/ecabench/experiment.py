@@ -1,0 +1,213 @@
+"""One experiment: normalised config -> data + model -> train -> measure -> run record.
+
+``make_run_config`` checks everything a run needs (spec, backbone, per-stage lengths, dataset name
+and split sizes, training recipe) and returns the normalised config whose hash is the run id, so
+bad input fails in milliseconds and before any data is read. ``run_experiment`` then never raises
+for a failure *during* training: the record says ``failed`` or ``diverged``, so one bad run cannot
+stop a sweep. The device and the data root are how a run is executed, not what it is: they are
+recorded but not hashed.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ecabench import data as data_mod
+from ecabench.measure import count_flops, count_params, environment, measure_throughput
+from ecabench.models import build_model, describe
+from ecabench.records import SCHEMA_VERSION, atomic_write_text, canonical_json, check_writable, run_id, write_record
+from ecabench.registry import BACKBONES
+from ecabench.specs import parse_spec
+from ecabench.train import TrainConfig, evaluate, resolve_device, seed_everything, train
+
+DATASET_OPTIONS = ("val_size", "subset", "image_size")
+MODEL_OPTIONS = ("small_input", "position")
+# How a run is executed, not what it computes: excluded from the config (and so from the run id).
+_RUNTIME_TRAIN_KEYS = ("device", "num_threads", "seed")
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def _check_keys(section: str, given: dict, allowed: tuple) -> None:
+    unknown = sorted(set(given) - set(allowed))
+    if unknown:
+        raise ValueError(f"{section}: unknown option {unknown[0]!r}; allowed: {', '.join(allowed)}")
+
+
+def make_run_config(*, backbone: str, attention: Any, dataset: str = "fashion-mnist",
+                    dataset_options: dict | None = None, train: dict | None = None,
+                    model: dict | None = None, seed: int = 0) -> dict:
+    """The normalised, validated configuration of one run (its hash is the run id)."""
+    spec = parse_spec(attention)
+    entry = BACKBONES.entry(backbone)
+    backbone = entry.meta.get("alias_of", backbone)
+    dataset_options = dict(dataset_options or {})
+    for runtime_key in ("root", "download"):
+        dataset_options.pop(runtime_key, None)
+    _check_keys("dataset options", dataset_options, DATASET_OPTIONS)
+    info = data_mod.dataset_info(dataset)
+    ds = {"name": info["name"], "val_size": dataset_options.get("val_size", 0.1),
+          "subset": dataset_options.get("subset")}
+    if "image_size" in dataset_options:
+        ds["image_size"] = dataset_options["image_size"]
+    data_mod.check_split_sizes(info["name"], val_size=ds["val_size"], subset=ds["subset"])
+
+    model = dict(model or {})
+    _check_keys("model options", model, MODEL_OPTIONS)
+    default_input = entry.meta.get("default_input") or (3, 224, 224)
+    small_images = max(info["image_size"]) <= 64
+    model = {"small_input": bool(model.get("small_input", small_images and default_input[-1] > 64)),
+             "position": model.get("position", "output")}
+    num_classes = info["num_classes"] or None  # imagefolder: known once the folder is read
+    in_channels = info["in_channels"]
+
+    train = {k: v for k, v in dict(train or {}).items() if k not in _RUNTIME_TRAIN_KEYS}
+    recipe = TrainConfig.from_dict({**train, "seed": seed}).to_dict()  # validates every field
+    for key in _RUNTIME_TRAIN_KEYS:
+        recipe.pop(key, None)
+
+    config = {
+        "backbone": backbone,
+        "attention": spec.to_dict(),
+        "model": model,
+        "dataset": {**ds, "num_classes": num_classes, "in_channels": in_channels},
+        "train": recipe,
+        "seed": seed,
+    }
+    # Builds on the meta device: checks per-stage lists and the position before any data is read.
+    describe(backbone, spec, num_classes=num_classes or 1000, in_channels=in_channels, **model)
+    return config
+
+
+def input_shape(config: dict) -> tuple[int, int, int]:
+    ds = config["dataset"]
+    size = ds.get("image_size") or data_mod.dataset_info(ds["name"])["image_size"]
+    if isinstance(size, int):
+        size = (size, size)
+    return (ds["in_channels"], *size)
+
+
+def _build(config: dict, num_classes: int) -> torch.nn.Module:
+    return build_model(config["backbone"], config["attention"], num_classes=num_classes,
+                       in_channels=config["dataset"]["in_channels"], **config["model"])
+
+
+def _record_base(config: dict, rid: str, num_classes: int) -> dict:
+    spec = parse_spec(config["attention"])
+    d = describe(config["backbone"], spec, num_classes=num_classes,
+                 in_channels=config["dataset"]["in_channels"], **config["model"])
+    resolved: dict = {}
+    for stage in d["stages"]:
+        for r in stage["resolved"][:1]:
+            for key, value in r.items():
+                resolved.setdefault(key, []).append(value)
+    return {"schema_version": SCHEMA_VERSION, "run_id": rid, "status": "ok", "error": None,
+            "config": config, "spec": str(spec), "spec_id": spec.id,
+            "architecture_id": d["architecture_id"], "resolved": resolved}
+
+
+def _curves(epochs: list[dict]) -> list[dict]:
+    rename = {"train_top1": "train_top1_pct", "val_top1": "val_top1_pct", "val_top5": "val_top5_pct"}
+    return [{rename.get(k, k): v for k, v in e.items()} for e in epochs]
+
+
+def run_experiment(config: dict, *, out_dir: str | Path = "results/runs", device: str = "auto",
+                   data_root: str | None = None, download: bool = False,
+                   checkpoint_dir: str | Path | None = None, keep_checkpoint: bool = False,
+                   throughput: bool | dict = False, progress: bool = True) -> dict:
+    """Train and measure one configuration; write ``out_dir/<run_id>.json`` atomically."""
+    t_start = time.perf_counter()
+    started = _now()
+    out_dir = check_writable(out_dir)
+    rid = run_id(config)
+    dev = resolve_device(device)
+    ds = config["dataset"]
+    # Bad input (missing dataset, subset too large) raises here, before any training.
+    bundle = data_mod.load_dataset(ds["name"], root=data_root, download=download, val_size=ds["val_size"],
+                                   subset=ds["subset"], seed=config["seed"], device=dev,
+                                   image_size=ds.get("image_size"))
+    record = _record_base(config, rid, bundle.num_classes)
+    recipe = TrainConfig.from_dict({**config["train"], "seed": config["seed"], "device": str(dev)})
+    ckpt = Path(checkpoint_dir or out_dir / ".checkpoints") / f"{rid}.pt"
+    metrics: dict[str, Any] = {}
+    curves: list = []
+    measurement = None
+    timings: dict[str, Any] = {"started_at": started}
+    try:
+        seed_everything(config["seed"])
+        model = _build(config, bundle.num_classes)
+        result = train(model, bundle, recipe, checkpoint_path=ckpt, progress=progress)
+        curves = _curves(result.epochs)
+        timings["train_time_s"] = result.train_time_s
+        timings["resumed_from_epoch"] = result.resumed_from_epoch
+        record["status"], record["error"] = result.status, result.error
+        if result.status == "ok":
+            t0 = time.perf_counter()
+            test = evaluate(model, bundle.test, device=dev)
+            metrics.update(test_top1_pct=test["top1"], test_top5_pct=test["top5"], test_loss=test["loss"])
+            if bundle.val is not None:
+                val = evaluate(model, bundle.val, device=dev)
+                metrics.update(val_top1_pct=val["top1"], val_top5_pct=val["top5"], val_loss=val["loss"])
+            timings["eval_time_s"] = time.perf_counter() - t0
+        model = model.to("cpu").float()
+        metrics.update(count_params(model))
+        flops = count_flops(model, input_shape(config))
+        metrics.update(macs=flops["macs"], elementwise_flops=flops["elementwise_flops"])
+        if throughput and result.status == "ok":
+            options = throughput if isinstance(throughput, dict) else {}
+            t0 = time.perf_counter()
+            tp = measure_throughput(model, input_shape(config), device=str(dev), **options)
+            timings["measure_time_s"] = time.perf_counter() - t0
+            measurement = {k: v for k, v in tp.items() if not isinstance(v, (list, tuple))}
+            metrics.update({k: tp[k] for k in ("inference_images_per_s", "train_images_per_s",
+                                               "latency_b1_p50_ms", "latency_b1_p95_ms") if k in tp})
+    except Exception as exc:  # a failing run is a result, not a crash of the sweep
+        record["status"] = "failed"
+        record["error"] = f"{type(exc).__name__}: {exc}\n" + "".join(traceback.format_exc(limit=-3))
+    record.update(metrics=metrics, measurement=measurement, curves=curves)
+    timings.update(finished_at=_now(), total_time_s=time.perf_counter() - t_start)
+    record["timings"] = timings
+    record["environment"] = {**environment(), "device": str(dev), "data_source": bundle.source,
+                             "n_train": bundle.n_train, "n_val": bundle.n_val, "n_test": bundle.n_test}
+    write_record(record, out_dir / f"{rid}.json")
+    if record["status"] == "ok" and not keep_checkpoint:
+        ckpt.unlink(missing_ok=True)
+    return record
+
+
+def measure_architecture(config: dict, *, out_path: str | Path, device: str = "auto", **options: Any) -> dict:
+    """Params, MACs, elementwise FLOPs and throughput of a run config's architecture (untrained)."""
+    t0 = time.perf_counter()
+    dev = resolve_device(device)
+    num_classes = config["dataset"]["num_classes"] or 1000
+    base = _record_base(config, run_id(config), num_classes)
+    seed_everything(config["seed"])
+    model = _build(config, num_classes)
+    shape = input_shape(config)
+    flops = count_flops(model, shape)
+    tp = measure_throughput(model, shape, device=str(dev), **options)
+    result = {
+        "architecture_id": base["architecture_id"],
+        "backbone": config["backbone"],
+        "spec": base["spec"],
+        "spec_id": base["spec_id"],
+        "resolved": base["resolved"],
+        "input_shape": list(shape),
+        "metrics": {**count_params(model), "macs": flops["macs"], "elementwise_flops": flops["elementwise_flops"],
+                    **{k: v for k, v in tp.items() if k.startswith(("inference_", "train_", "latency_", "peak_"))
+                       and not isinstance(v, (list, tuple))}},
+        "measurement": {k: v for k, v in tp.items() if k in (
+            "device", "device_name", "batch_size", "dtype", "memory_format", "threads", "repeats", "warmup")},
+        "environment": environment(),
+        "measure_time_s": time.perf_counter() - t0,
+    }
+    atomic_write_text(out_path, json.dumps(json.loads(canonical_json(result)), indent=2) + "\n")
+    return result
