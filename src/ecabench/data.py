@@ -47,6 +47,8 @@ __all__ = [
     "DatasetError",
     "FolderSplit",
     "TensorSplit",
+    "check_split_sizes",
+    "dataset_info",
     "load_dataset",
     "make_loader",
     "random_crop_flip",
