@@ -1,0 +1,184 @@
+# ecabench workflow: studies -> runs -> measurements -> tables -> report.
+#
+#   snakemake --cores 8                                   # default CPU sweep (config/config.yaml)
+#   snakemake --cores 16 --resources gpu=1 --configfile config/paper.yaml
+#   snakemake --profile profiles/slurm --configfile config/paper.yaml
+#
+# All planning happens at parse time in ecabench.workflow.build_plan (a bad config or study file
+# stops here, before any job): the plan names every training run by its config hash and every
+# architecture measurement by architecture id + input size, so outputs are keyed by what they
+# compute. Re-running a finished workflow does nothing; adding a variant runs only its new jobs.
+# Format and mechanics: docs/workflow.md.
+
+import os
+import sys
+from pathlib import Path
+
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import min_version, validate
+
+min_version("8.0")
+
+BASE = Path(workflow.basedir)
+
+
+configfile: str(BASE / "config" / "config.yaml")
+
+
+validate(config, str(BASE / "config" / "schema" / "config.schema.yaml"))
+
+from ecabench.workflow import (
+    PlanError,
+    build_plan,
+    canonical,
+    measure_options,
+    plan_json,
+    plugin_path_env,
+    summarize,
+    write_plan,
+)
+
+try:
+    PLAN = build_plan(config, workdir=os.getcwd(), basedir=str(BASE))
+except PlanError as exc:
+    raise WorkflowError(f"invalid workflow config: {exc}") from None
+
+# Job processes (script jobs here, SLURM jobs anywhere) load the same plugin folders as the plan.
+os.environ["ECABENCH_PLUGIN_PATH"] = plugin_path_env(PLAN)
+
+RESULTS = config["results_dir"].rstrip("/")
+REPORTS = config["reports_dir"].rstrip("/")
+RUN_IDS = sorted(PLAN["runs"])
+MEASURE_IDS = sorted(PLAN["measurements"])
+PLAN_TEXT = plan_json(PLAN)
+
+_RESOURCE_DEFAULTS = {
+    "train": {"threads": 1, "mem_mb": 4000, "runtime": 60, "gpu": 0},
+    "measure": {"threads": 1, "mem_mb": 4000, "runtime": 30, "gpu": 0},
+}
+
+
+def res(rule_name, key):
+    """resources.<rule>.<key> from the config, with the schema's defaults."""
+    section = (config.get("resources") or {}).get(rule_name) or {}
+    return section.get(key, _RESOURCE_DEFAULTS[rule_name][key])
+
+
+def all_cores(wildcards):
+    """Every core this Snakemake instance may use: a measure job never shares the machine.
+
+    Locally, a job's threads count against --cores, so a job holding all of them runs alone.
+    Under a remote executor without --cores (SLURM) each job gets its own allocation instead; the
+    slurm profile adds `--exclusive` for measure jobs, and the thread count comes from the config.
+    """
+    try:
+        return workflow.cores
+    except WorkflowError:
+        return res("measure", "threads")
+
+
+def run_config(wildcards):
+    return canonical(PLAN["runs"][wildcards.run_id]["config"])
+
+
+def measure_config(wildcards):
+    return canonical(PLAN["measurements"][wildcards.measure_id]["config"])
+
+
+MEASURE_OPTIONS = canonical(measure_options(config))
+
+
+wildcard_constraints:
+    run_id="[0-9a-f]{16}",
+    measure_id="[0-9a-f]{16}_[0-9x]+",
+
+
+localrules:
+    all,
+    plan,
+    aggregate,
+    report,
+
+
+onstart:
+    print(summarize(PLAN), file=sys.stderr)
+
+
+rule all:
+    input:
+        f"{REPORTS}/index.html",
+        f"{REPORTS}/index.md",
+        f"{RESULTS}/summary.csv",
+
+
+# The plan (studies -> runs, aliases, dropped pairs) for aggregate and report. It is a param, so it
+# is rewritten only when the plan itself changes (Snakemake's params rerun trigger); train and
+# measure jobs never read it, so a new study or variant does not touch their outputs.
+rule plan:
+    output:
+        f"{RESULTS}/plan.json",
+    params:
+        plan=lambda wildcards: PLAN_TEXT,
+    run:
+        write_plan(output[0], params.plan)
+
+
+# One training run: its normalised config is the param (identical for a given run id by
+# construction), device and data location come from the config (how, not what: not tracked).
+rule train:
+    output:
+        record=f"{RESULTS}/runs/{{run_id}}.json",
+    params:
+        config=run_config,
+    threads: res("train", "threads")
+    resources:
+        mem_mb=res("train", "mem_mb"),
+        runtime=res("train", "runtime"),
+        gpu=res("train", "gpu"),
+    script:
+        "runners/train.py"
+
+
+# Params, MACs, elementwise FLOPs and throughput, once per architecture and input size (not per
+# seed). threads = all cores: no other job runs beside it, so the timings are clean.
+rule measure:
+    output:
+        f"{RESULTS}/measure/{{measure_id}}.json",
+    params:
+        config=measure_config,
+        options=lambda wildcards: MEASURE_OPTIONS,
+    threads: all_cores
+    resources:
+        mem_mb=res("measure", "mem_mb"),
+        runtime=res("measure", "runtime"),
+        gpu=res("measure", "gpu"),
+    script:
+        "runners/measure.py"
+
+
+rule aggregate:
+    input:
+        runs=expand(f"{RESULTS}/runs/{{run_id}}.json", run_id=RUN_IDS),
+        measure=expand(f"{RESULTS}/measure/{{measure_id}}.json", measure_id=MEASURE_IDS),
+        plan=f"{RESULTS}/plan.json",
+    output:
+        parquet=f"{RESULTS}/summary.parquet",
+        csv=f"{RESULTS}/summary.csv",
+        curves_parquet=f"{RESULTS}/summary_curves.parquet",
+        curves_csv=f"{RESULTS}/summary_curves.csv",
+        meta=f"{RESULTS}/summary_meta.json",
+    script:
+        "runners/aggregate.py"
+
+
+rule report:
+    input:
+        summary=f"{RESULTS}/summary.parquet",
+        curves=f"{RESULTS}/summary_curves.parquet",
+        meta=f"{RESULTS}/summary_meta.json",
+        plan=f"{RESULTS}/plan.json",
+    output:
+        html=f"{REPORTS}/index.html",
+        md=f"{REPORTS}/index.md",
+    script:
+        "runners/report.py"

@@ -1,0 +1,17 @@
+"""Snakemake rule ``aggregate``: run records + measurements + plan -> results/summary.{parquet,csv}.
+
+Tidy long form, one row per (study, run, metric): see ecabench.aggregate.
+"""
+from ecabench.aggregate import aggregate
+
+snakemake = globals()["snakemake"]  # injected by Snakemake's script directive
+aggregate(
+    list(snakemake.input.runs),
+    list(snakemake.input.measure),
+    snakemake.input.plan,
+    snakemake.output.parquet,
+    snakemake.output.csv,
+    curves_parquet=snakemake.output.curves_parquet,
+    curves_csv=snakemake.output.curves_csv,
+    meta_json=snakemake.output.meta,
+)

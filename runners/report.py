@@ -1,0 +1,19 @@
+"""Snakemake rule ``report``: summary tables + plan -> reports/index.html and reports/index.md.
+
+Tables, figures and the paper comparison: see ecabench.report.build_report. Options come from the
+config's ``report`` section (reference_csv, paper_comparison, metric, title).
+"""
+from pathlib import Path
+
+from ecabench.report import build_report
+
+snakemake = globals()["snakemake"]  # injected by Snakemake's script directive
+build_report(
+    snakemake.input.summary,
+    snakemake.input.plan,
+    out_dir=str(Path(snakemake.output.html).parent),
+    config=dict(snakemake.config),
+    curves_path=snakemake.input.curves,
+    meta_path=snakemake.input.meta,
+    **(snakemake.config.get("report") or {}),
+)
