@@ -104,11 +104,15 @@ onstart:
     print(summarize(PLAN), file=sys.stderr)
 
 
+include: "rules/tune.smk"
+
+
 rule all:
     input:
         f"{REPORTS}/index.html",
         f"{REPORTS}/index.md",
         f"{RESULTS}/summary.csv",
+        TUNE_TARGETS,
 
 
 # The plan (studies -> runs, aliases, dropped pairs) for aggregate and report. It is a param, so it
