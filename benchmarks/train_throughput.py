@@ -52,7 +52,7 @@ def bare_loop(model: nn.Module, x: torch.Tensor, y: torch.Tensor, cfg: TrainConf
               device: torch.device) -> list[float]:
     """The loop one would write by hand; returns training images/s per epoch."""
     cuda = device.type == "cuda"
-    fmt = torch.channels_last if cuda and cfg.channels_last else torch.contiguous_format
+    fmt = torch.channels_last if cfg.channels_last else torch.contiguous_format
     model.to(device=device, memory_format=fmt)
     opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov,
                           weight_decay=cfg.weight_decay)
@@ -70,8 +70,7 @@ def bare_loop(model: nn.Module, x: torch.Tensor, y: torch.Tensor, cfg: TrainConf
         for i in range(0, n, bs):
             idx = perm[i:i + bs]
             xb, yb = x.index_select(0, idx), y.index_select(0, idx)
-            if cuda:
-                xb = xb.contiguous(memory_format=fmt)
+            xb = xb.contiguous(memory_format=fmt)
             with torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda and cfg.amp):
                 out = model(xb)
             loss = crit(out.float(), yb)

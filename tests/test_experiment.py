@@ -104,6 +104,33 @@ def test_record_is_complete_valid_and_reproducible(tmp_path):
     assert not list((tmp_path / "a").rglob("*.pt"))
 
 
+def test_final_validation_is_the_last_epochs_and_eval_batch_size_does_not_matter(tmp_path):
+    import torch
+
+    from ecabench.data import load_dataset
+    from ecabench.models import build_model
+    from ecabench.train import TrainConfig, evaluate, train
+
+    config = tiny_config()
+    record = run_experiment(config, out_dir=tmp_path, device="cpu", progress=False)
+    last = record["curves"][-1]
+    m = record["metrics"]
+    assert (m["val_top1_pct"], m["val_top5_pct"], m["val_loss"]) == (
+        last["val_top1_pct"], last["val_top5_pct"], last["val_loss"])
+    # re-evaluating the trained weights gives those numbers, at any evaluation batch size
+    bundle = load_dataset("digits", val_size=0.1, seed=0)
+    torch.manual_seed(0)
+    model = build_model("cifar_resnet20", "eca(k=3)", num_classes=10, in_channels=1)
+    train(model, bundle, TrainConfig.from_dict({**config["train"], "seed": 0, "device": "cpu"}), progress=False)
+    # trained NHWC on the CPU too (train.channels_last): a 3x3 conv weight with C_in > 1 is NHWC only
+    w = next(p for p in model.parameters() if p.dim() == 4 and p.shape[1] > 1)
+    assert w.is_contiguous(memory_format=torch.channels_last) and not w.is_contiguous()
+    by_batch = [evaluate(model, bundle.test, batch_size=bs, channels_last=True) for bs in (7, 128, 1000)]
+    assert {round(r["top1"], 9) for r in by_batch} == {round(by_batch[0]["top1"], 9)}
+    for r in by_batch[1:]:
+        assert abs(r["loss"] - by_batch[0]["loss"]) < 1e-5
+
+
 def test_killed_run_resumes_to_the_same_numbers(tmp_path, monkeypatch):
     config = tiny_config()
     reference = run_experiment(config, out_dir=tmp_path / "ref", device="cpu", progress=False)

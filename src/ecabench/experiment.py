@@ -151,10 +151,16 @@ def run_experiment(config: dict, *, out_dir: str | Path = "results/runs", device
         record["status"], record["error"] = result.status, result.error
         if result.status == "ok":
             t0 = time.perf_counter()
-            test = evaluate(model, bundle.test, device=dev)
+            # evaluated as during training (same layout and autocast), so the final validation
+            # numbers are the last epoch's: the same weights, not evaluated twice
+            test = evaluate(model, bundle.test, device=dev, amp=recipe.amp, channels_last=recipe.channels_last)
             metrics.update(test_top1_pct=test["top1"], test_top5_pct=test["top5"], test_loss=test["loss"])
-            if bundle.val is not None:
-                val = evaluate(model, bundle.val, device=dev)
+            last = result.epochs[-1] if result.epochs else {}
+            if bundle.val is not None and last.get("val_top1") is not None:
+                metrics.update(val_top1_pct=last["val_top1"], val_top5_pct=last["val_top5"],
+                               val_loss=last["val_loss"])
+            elif bundle.val is not None:
+                val = evaluate(model, bundle.val, device=dev, amp=recipe.amp, channels_last=recipe.channels_last)
                 metrics.update(val_top1_pct=val["top1"], val_top5_pct=val["top5"], val_loss=val["loss"])
             timings["eval_time_s"] = time.perf_counter() - t0
         model = model.to("cpu").float()

