@@ -165,6 +165,7 @@ rule aggregate:
         runs=expand(f"{RESULTS}/runs/{{run_id}}.json", run_id=RUN_IDS),
         measure=expand(f"{RESULTS}/measure/{{measure_id}}.json", measure_id=MEASURE_IDS),
         plan=f"{RESULTS}/plan.json",
+        tune=TUNE_SUMMARIES,  # tuned variants' test-split runs join the tables (config tuning.studies)
     output:
         parquet=f"{RESULTS}/summary.parquet",
         csv=f"{RESULTS}/summary.csv",
@@ -181,6 +182,7 @@ rule report:
         curves=f"{RESULTS}/summary_curves.parquet",
         meta=f"{RESULTS}/summary_meta.json",
         plan=f"{RESULTS}/plan.json",
+        tuning=[f"{TUNE_REPORTS}/{t}.{ext}" for t in TUNE_PLAN["studies"] for ext in ("md", "html")],
     output:
         html=f"{REPORTS}/index.html",
         md=f"{REPORTS}/index.md",

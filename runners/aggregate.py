@@ -1,6 +1,7 @@
 """Snakemake rule ``aggregate``: run records + measurements + plan -> results/summary.{parquet,csv}.
 
-Tidy long form, one row per (study, run, metric): see ecabench.aggregate.
+Tidy long form, one row per (study, run, metric): see ecabench.aggregate. Tuning studies'
+evaluation runs (input ``tune``: their summary.json files) join as studies of their own.
 """
 from ecabench.aggregate import aggregate
 
@@ -14,4 +15,5 @@ aggregate(
     curves_parquet=snakemake.output.curves_parquet,
     curves_csv=snakemake.output.curves_csv,
     meta_json=snakemake.output.meta,
+    tune_summaries=list(snakemake.input.get("tune", [])),
 )

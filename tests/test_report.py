@@ -461,3 +461,61 @@ def test_report_before_any_run_finishes_and_without_baseline(tmp_path):
     assert set(vt["verdict"]) == {"no baseline"} and not vt["is_baseline"].any()
     assert "MISSING" in html and "no completed runs yet" not in html  # the text is inside the PNG, not the page
     assert (vt["params_attention"].dropna() >= 0).all() and vt["missing"].sum() == 12
+
+
+def _tuned_summary(root: Path) -> tuple[Path, dict]:
+    """A tuning study's summary.json (rules/tune.smk's tune_summary) whose evaluation records exist."""
+    runs = root / "results" / "runs"
+    variants, run_ids = {}, {}
+    for label, spec in (("none", "none"), ("eca", "eca(k=5)")):
+        spec_id, att, _, ks, _ = VARIANTS[spec]
+        evaluation = []
+        for seed in SEEDS:
+            rec = _record(spec, seed)
+            rec["run_id"] = _rid("tuned", spec, seed)
+            rec["config"]["train"]["lr"] = 0.0731  # the tuned recipe: a run of its own
+            rec["metrics"]["test_top1_pct"] += 1.0 if label == "eca" else 0.0
+            (runs / f"{rec['run_id']}.json").write_text(json.dumps(rec))
+            evaluation.append({"run_id": rec["run_id"], "seed": seed, "record": str(runs / f"{rec['run_id']}.json"),
+                               "status": "ok", "test_top1_pct": rec["metrics"]["test_top1_pct"]})
+            run_ids.setdefault(label, []).append(rec["run_id"])
+        variants[label] = {"best": {"spec": spec, "spec_id": spec_id, "attention": att, "k_per_stage": ks,
+                                    "params": {"lr": 0.0731}}, "evaluation": evaluation}
+    summary = {"tune": "tune_fair", "title": "Fair comparison (tuned)", "description": "Each variant tuned.",
+               "fair": True, "file": "ablations/tune_fair.yaml", "variants": variants}
+    path = root / "results" / "tuning" / "tune_fair" / "summary.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps(summary))
+    return path, run_ids
+
+
+def test_tuned_evaluations_join_the_tables_and_the_report(tmp_path):
+    paths = make_fixture(tmp_path)
+    summary, run_ids = _tuned_summary(tmp_path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        df = agg.aggregate(paths["runs"], paths["measure"], paths["plan"], paths["summary"], paths["csv"],
+                           tune_summaries=[summary])
+    tuned = df[df["study"] == "tune_fair"]
+    assert set(tuned["run_id"]) == {r for ids in run_ids.values() for r in ids}
+    top1 = tuned[tuned["metric"] == "test_top1_pct"]
+    assert len(top1) == 6 and set(top1["status"]) == {"ok"}
+    assert top1.groupby("spec")["value"].mean().round(6).to_dict() == {
+        "eca(k=5)": round(90.6 + 1.0 + (0.05 + 0.4 - 0.2 - 0.05) / 3, 6), "none": round(90.0 + 0.2 / 3, 6)}
+    # the sweep's studies are untouched
+    assert set(STUDIES) < set(df["study"]) and not (df[df["study"] != "tune_fair"]["run_id"]
+                                                  .isin(tuned["run_id"]).any())
+    meta = agg.read_meta(paths["summary"])
+    assert meta["tuned_studies"]["tune_fair"]["tuned"] is True
+
+    out = tmp_path / "reports"
+    (out / "tuning").mkdir(parents=True)
+    (out / "tuning" / "tune_fair.html").write_text("<section>optuna</section>")
+    (out / "tuning" / "tune_fair.md").write_text("optuna")
+    index = build_report(paths["summary"], paths["plan"], out, reference_csv=tmp_path / "no.csv",
+                         paper_comparison=False)
+    html, md = index.read_text(), (out / "index.md").read_text()
+    assert "Fair comparison (tuned)" in html and "Fair comparison (tuned)" in md
+    assert "href='tuning/tune_fair.html'" in html and "](tuning/tune_fair.md)" in md
+    assert "Tuned with Optuna" in md
+    assert (out / "tables" / "tune_fair__variants.csv").exists()

@@ -360,6 +360,9 @@ def snakemake_runs(tmp_path_factory):
         "paper": (tmp_path_factory.mktemp("paper"),
                   ["-n", "--cores", "16", "--configfile", str(ROOT / "config" / "paper.yaml")]),
         "slurm": (tmp_path_factory.mktemp("slurm"), ["-n", "--profile", str(ROOT / "profiles" / "slurm")]),
+        # only the summary table as target: with tuning on, it must wait for the tuning studies
+        "tuned": (tmp_path_factory.mktemp("tuned"),
+                  ["results/summary.csv", "-n", "--cores", "8", "--configfile", str(ROOT / "config" / "tune.yaml")]),
     }
     for case in SNAKEMAKE_BAD:
         studies, overrides, _ = BAD_CASES[case]
@@ -408,6 +411,15 @@ def test_dry_run_slurm_profile(snakemake_runs):
     assert counts["train"] > 0 and counts["measure"] > 0
     assert "slurm_partition=gpu" in out
     assert "slurm_extra=--exclusive" in out  # measure jobs take a whole node
+
+
+@needs_snakemake
+def test_dry_run_tuned_evaluations_feed_the_summary(snakemake_runs):
+    rc, out, _ = snakemake_runs["tuned"]
+    assert rc == 0, out[-3000:]
+    counts = _job_counts(out)
+    assert counts["aggregate"] == 1 and "report" not in counts
+    assert counts["tune_summary"] == 1 and counts["tune_evaluate"] >= 1 and counts["tune_worker"] >= 2
 
 
 @needs_snakemake

@@ -430,19 +430,50 @@ def _typed(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
+def merge_tuned_studies(plan: dict, records: dict[str, dict], tune_summaries: Any,
+                        skipped: list | None = None) -> tuple[dict, dict]:
+    """Add tuning studies' test-split evaluation runs to ``plan`` as studies and their run records to
+    ``records`` (in place); returns ``(plan, tuned study entries)``.
+
+    The evaluation runs are ordinary run records (same schema and run id as any run), so they go
+    through the same statistics; a tuning study named like a sweep study is added as ``tuned_<name>``.
+    """
+    summaries = [json.loads(Path(p).read_text()) for p in expand_paths(tune_summaries)]
+    if not summaries:
+        return plan, {}
+    from ecabench.tune import plan_studies
+
+    studies = dict(plan.get("studies") or {})
+    tuned = {}
+    for name, study in plan_studies(summaries).items():
+        key = name if name not in studies else f"tuned_{name}"
+        tuned[key] = {**study, "name": key, "tune": name}
+    paths = [e["record"] for s in summaries for v in (s.get("variants") or {}).values()
+             for e in (v.get("evaluation") or []) if e.get("record")]
+    fresh = {rid: rec for rid, rec in load_records([p for p in paths if Path(p).exists()], skipped).items()
+             if rid not in records}
+    records.update(fresh)
+    return {**plan, "studies": {**studies, **tuned}}, tuned
+
+
 def aggregate(run_paths: Any, measure_paths: Any, plan_path: Any, out_parquet: str | os.PathLike,
               out_csv: str | os.PathLike | None = None, *, curves_parquet: str | os.PathLike | None = None,
-              curves_csv: str | os.PathLike | None = None, meta_json: str | os.PathLike | None = None) -> pd.DataFrame:
+              curves_csv: str | os.PathLike | None = None, meta_json: str | os.PathLike | None = None,
+              tune_summaries: Any = None) -> pd.DataFrame:
     """Aggregate records and measurements into the tidy table (see the module docstring) and return it.
 
     ``run_paths``/``measure_paths``: files, folders (``*.json`` inside) or glob patterns. ``plan_path``:
     ``results/plan.json`` (or None: every record in study ``"all"``). Curves and meta default to
     ``<stem>_curves.parquet``/``.csv`` and ``<stem>_meta.json`` next to ``out_parquet``.
+    ``tune_summaries``: tuning studies' ``summary.json`` files (``rules/tune.smk``); each becomes one
+    more study of the table, holding its variants' best settings evaluated on the test split
+    (:func:`merge_tuned_studies`), listed under ``tuned_studies`` in the meta file.
     """
     skipped: list[dict] = []
     records = load_records(run_paths, skipped)
     measurements = load_measurements(measure_paths, skipped)
     plan = load_plan(plan_path)
+    plan, tuned = merge_tuned_studies(plan, records, tune_summaries, skipped)
     df, curves = build_tables(records, measurements, plan)
 
     out_parquet = Path(out_parquet)
@@ -457,6 +488,7 @@ def aggregate(run_paths: Any, measure_paths: Any, plan_path: Any, out_parquet: s
                                "status": m.get("status", "ok"), "error": m.get("error")}
                          for mid, m in sorted(measurements.items()) if not mid.startswith("arch:")},
         "skipped": skipped,
+        "tuned_studies": tuned,
         "n_records": len(records),
         "n_measurements": sum(not k.startswith("arch:") for k in measurements),
     }

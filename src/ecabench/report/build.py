@@ -31,6 +31,11 @@ READING_GUIDE = (
     "corrected for the number of variants (the raw CSV also has Holm-adjusted p_holm). Throughput is measured "
     "once per architecture (not per seed) by a separate measurement job."
 )
+TUNED_NOTE = (
+    "Tuned with Optuna: every variant had the same trial budget, its best setting was chosen on the "
+    "validation split and then trained with each evaluation seed and scored on the test split (the rows "
+    "below). Throughput columns are filled only for architectures the sweep also measured."
+)
 PAPER_INTRO = (
     "The ECA paper's Table 3 (ImageNet, 224×224) prints parameters in units of 2^20 and FLOPs counted with thop "
     "divided by 2^30 (\"G\") or 2^20 (\"M\"). Beside them, the suite's own counts for the same ImageNet models "
@@ -230,6 +235,7 @@ def build_report(summary_path: str | os.PathLike, plan_path: str | os.PathLike |
     meta = read_meta(summary_path) if meta_path is None else json.loads(Path(meta_path).read_text())
 
     studies = dict(plan["studies"])
+    studies.update(meta.get("tuned_studies") or {})  # tuning studies' test-split evaluations (aggregate)
     for name in pd.unique(df["study"]):  # studies present in the table but not in the plan
         if name not in studies:
             studies[name] = {"title": name, "description": "", "kind": "other", "baseline": "none", "runs": []}
@@ -294,8 +300,16 @@ def build_report(summary_path: str | os.PathLike, plan_path: str | os.PathLike |
             else:
                 paths = _fig.training_curves(curves, run_ids, stem, title_, spec_order)
             figs.append({"kind": kind, "caption": _fig.CAPTIONS[kind], **paths})
+        description = study.get("description", "")
+        links = []
+        if study.get("tuned"):
+            tune = study.get("tune", name)
+            description = (f"{description} " if description else "") + TUNED_NOTE
+            links = [{"label": f"Optuna study {tune}: history, importances, contour, best parameters",
+                      "html": f"tuning/{tune}.html", "md": f"tuning/{tune}.md"}]
+            links = [ln for ln in links if (out_dir / ln["html"]).exists() or (out_dir / ln["md"]).exists()]
         sections.append({
-            "name": name, "anchor": _anchor(name), "title": title_, "description": study.get("description", ""),
+            "name": name, "anchor": _anchor(name), "title": title_, "description": description, "links": links,
             "kind": study.get("kind", "other"), "baseline_spec": base_spec, "groups": groups,
             "summary": _study_summary(vt) if len(vt) else "", "table_files": table_files,
             "odd_even": odd_fmt, "odd_even_prose": _odd_even_prose(odd_raw) if odd_raw is not None else [],

@@ -328,9 +328,16 @@ def training_curves(curves: pd.DataFrame | None, run_ids: list[str] | dict[str, 
                 ax.text(0.5, 0.5, f"{label}: not recorded", transform=ax.transAxes, ha="center", color="0.4")
             else:
                 if not ok.empty:
+                    # markers and error bars, so a one-epoch sweep still shows its points and spread
+                    single = ok["epoch"].nunique() == 1
                     sns.lineplot(data=ok, x="epoch", y="value", hue="spec",
                                  hue_order=[s for s in specs if s in set(ok["spec"])], palette=pal, errorbar="sd",
-                                 ax=ax, legend=ai == 0)
+                                 marker="o", err_style="bars" if single else "band", ax=ax, legend=ai == 0)
+                    epochs = sorted(int(e) for e in ok["epoch"].dropna().unique())
+                    if len(epochs) <= 12:
+                        ax.set_xticks(epochs)
+                    if single:
+                        ax.set_xlim(epochs[0] - 1, epochs[0] + 1)
                 bad = m[m["status"] != "ok"] if "status" in m else m.iloc[0:0]
                 for (rid, spec, seed, status), run in bad.groupby(["run_id", "spec", "seed", "status"], sort=False):
                     run = run.sort_values("epoch")

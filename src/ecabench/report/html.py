@@ -87,6 +87,8 @@ def render_html(data: dict, out_dir: Path) -> str:
                      f"baseline <code>{_e(s['baseline_spec'])}</code></p>")
         if s["description"]:
             parts.append(f"<p>{_e(s['description'])}</p>")
+        for ln in s.get("links", []):
+            parts.append(f"<p>See also: <a href='{_e(ln['html'])}'>{_e(ln['label'])}</a></p>")
         if not s["groups"]:
             parts.append("<p class='warnbox'>No runs of this study are in the summary table.</p>")
         for g in s["groups"]:

@@ -45,6 +45,8 @@ def render_markdown(data: dict, out_dir: Path) -> str:
                f"Study `{s['name']}` · kind `{s['kind']}` · baseline `{s['baseline_spec']}`", ""]
         if s["description"]:
             md += [s["description"], ""]
+        for ln in s.get("links", []):
+            md += [f"See also: [{ln['label']}]({ln['md']})", ""]
         if not s["groups"]:
             md += ["**No runs of this study are in the summary table.**", ""]
         for g in s["groups"]:
