@@ -1,6 +1,7 @@
 """Measurements: parameter counts, the two FLOP columns, throughput protocol, environment."""
 from __future__ import annotations
 
+import time
 import math
 import re
 
@@ -415,3 +416,46 @@ def test_environment_in_a_git_checkout(tmp_path):
     assert re.fullmatch(r"[0-9a-f]{40}", env["git_commit"]) and env["git_dirty"] is False
     (tmp_path / "a.txt").write_text("y")
     assert environment(cwd=tmp_path)["git_dirty"] is True
+
+
+class _Sleeper(torch.nn.Module):
+    """A forward that takes a known time, so the direction of a paired ratio is known."""
+
+    def __init__(self, seconds: float):
+        super().__init__()
+        self.seconds = seconds
+        self.scale = torch.nn.Parameter(torch.ones(()))
+
+    def forward(self, x):
+        time.sleep(self.seconds)
+        return x * self.scale
+
+
+def test_paired_ratio_times_model_against_reference():
+    from ecabench.measure import paired_inference_ratio
+
+    r = paired_inference_ratio(_Sleeper(0.008), _Sleeper(0.002), (3, 4, 4), batch_size=2, warmup=1, rounds=4,
+                               min_time_s=0.0)
+    assert len(r["inference_rel_none_samples"]) == r["inference_rel_none_rounds"] == 4
+    assert r["inference_rel_none_p25"] <= r["inference_rel_none"] <= r["inference_rel_none_p75"]
+    # 4x the time per forward -> about a quarter of the images/s (sleep overshoot only pushes it up)
+    assert 0.1 < r["inference_rel_none"] < 0.6
+    with pytest.raises(TypeError, match="reference must be an nn.Module"):
+        paired_inference_ratio(_Sleeper(0.0), "resnet", (3, 4, 4))
+
+
+def test_measure_architecture_records_the_paired_ratio(tmp_path):
+    from ecabench.experiment import make_run_config, measure_architecture
+
+    opts = dict(device="cpu", batch_size=4, warmup=1, repeats=3, min_time_s=0.0, train=False, latency=False)
+    eca = measure_architecture(make_run_config(backbone="resnet20", attention="eca", dataset="digits"),
+                               out_path=tmp_path / "eca.json", **opts)
+    m = eca["metrics"]
+    assert m["inference_rel_none_p25"] <= m["inference_rel_none"] <= m["inference_rel_none_p75"]
+    assert eca["measurement"]["inference_rel_none_rounds"] == 3
+    none = measure_architecture(make_run_config(backbone="resnet20", attention="none", dataset="digits"),
+                                out_path=tmp_path / "none.json", **opts)
+    assert none["metrics"]["inference_rel_none"] == 1.0
+    unpaired = measure_architecture(make_run_config(backbone="resnet20", attention="se", dataset="digits"),
+                                    out_path=tmp_path / "se.json", paired=False, **opts)
+    assert "inference_rel_none" not in unpaired["metrics"]

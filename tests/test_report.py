@@ -519,3 +519,24 @@ def test_tuned_evaluations_join_the_tables_and_the_report(tmp_path):
     assert "href='tuning/tune_fair.html'" in html and "](tuning/tune_fair.md)" in md
     assert "Tuned with Optuna" in md
     assert (out / "tables" / "tune_fair__variants.csv").exists()
+
+
+def test_relative_throughput_prefers_the_paired_ratio():
+    from ecabench.report import tables
+
+    nan = math.nan
+    gdf = pd.DataFrame({"is_baseline": [True, False, False], "inference_images_per_s": [100.0, 80.0, 90.0],
+                        "inference_rel_none": [1.0, 0.95, nan], "inference_rel_none_p25": [1.0, 0.93, nan],
+                        "inference_rel_none_p75": [1.0, 0.97, nan]})
+    tables._relative_throughput(gdf)
+    assert gdf["throughput_rel_method"].tolist() == ["paired", "paired", "separate"]
+    assert gdf["throughput_rel_baseline"].tolist() == pytest.approx([1.0, 0.95, 0.9])
+    assert [tables.fmt_rel_throughput(r) for _, r in gdf.iterrows()] == [
+        "1.000× [1.00–1.00]", "0.950× [0.93–0.97]", "0.900× (unpaired)"]
+    # a baseline that is not the plain backbone: both paired ratios are relative to `none`, so divide
+    gdf = pd.DataFrame({"is_baseline": [False, True], "inference_images_per_s": [50.0, 60.0],
+                        "inference_rel_none": [0.8, 0.9], "inference_rel_none_p25": [0.72, 0.9],
+                        "inference_rel_none_p75": [0.88, 0.9]})
+    tables._relative_throughput(gdf)
+    assert gdf["throughput_rel_baseline"].tolist() == pytest.approx([0.8 / 0.9, 1.0])
+    assert gdf["throughput_rel_p25"].iloc[0] == pytest.approx(0.8)

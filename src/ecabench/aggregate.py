@@ -85,6 +85,8 @@ def unit_of(metric: str) -> str:
     m = metric.lower()
     if m.endswith("_pct"):
         return "pct"
+    if m.startswith("inference_rel_"):
+        return "ratio"
     if "images_per_s" in m:
         return "images_per_s"
     if m.endswith("_ms"):

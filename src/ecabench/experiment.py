@@ -19,7 +19,7 @@ from typing import Any
 import torch
 
 from ecabench import data as data_mod
-from ecabench.measure import count_flops, count_params, environment, measure_throughput
+from ecabench.measure import count_flops, count_params, environment, measure_throughput, paired_inference_ratio
 from ecabench.models import build_model, describe
 from ecabench.records import SCHEMA_VERSION, atomic_write_text, canonical_json, check_writable, run_id, write_record
 from ecabench.registry import BACKBONES
@@ -189,8 +189,18 @@ def run_experiment(config: dict, *, out_dir: str | Path = "results/runs", device
     return record
 
 
-def measure_architecture(config: dict, *, out_path: str | Path, device: str = "auto", **options: Any) -> dict:
-    """Params, MACs, elementwise FLOPs and throughput of a run config's architecture (untrained)."""
+PAIRED_SETUP = ("inference_rel_none_rounds", "inference_rel_none_iters")
+PAIRED_OPTIONS = ("batch_size", "dtype", "channels_last", "warmup", "min_time_s", "num_threads", "seed")
+
+
+def measure_architecture(config: dict, *, out_path: str | Path, device: str = "auto", paired: bool = True,
+                         **options: Any) -> dict:
+    """Params, MACs, elementwise FLOPs and throughput of a run config's architecture (untrained).
+
+    ``paired``: also time it back to back with the attention-free backbone (same input, same
+    settings, ``repeats`` alternating rounds) and record ``inference_rel_none``, the throughput
+    ratio the report uses; it is immune to the drift between separately run measurements.
+    """
     t0 = time.perf_counter()
     dev = resolve_device(device)
     num_classes = config["dataset"]["num_classes"] or 1000
@@ -200,6 +210,14 @@ def measure_architecture(config: dict, *, out_path: str | Path, device: str = "a
     shape = input_shape(config)
     flops = count_flops(model, shape)
     tp = measure_throughput(model, shape, device=str(dev), **options)
+    if config["attention"]["name"] == "none":
+        tp.update(inference_rel_none=1.0, inference_rel_none_p25=1.0, inference_rel_none_p75=1.0)
+    elif paired:
+        seed_everything(config["seed"])
+        reference = _build({**config, "attention": {"name": "none"}}, num_classes)
+        tp.update(paired_inference_ratio(model, reference, shape, device=str(dev),
+                                         rounds=options.get("repeats", 7),
+                                         **{k: options[k] for k in PAIRED_OPTIONS if k in options}))
     result = {
         "architecture_id": base["architecture_id"],
         "backbone": config["backbone"],
@@ -209,9 +227,10 @@ def measure_architecture(config: dict, *, out_path: str | Path, device: str = "a
         "input_shape": list(shape),
         "metrics": {**count_params(model), "macs": flops["macs"], "elementwise_flops": flops["elementwise_flops"],
                     **{k: v for k, v in tp.items() if k.startswith(("inference_", "train_", "latency_", "peak_"))
-                       and not isinstance(v, (list, tuple))}},
+                       and not isinstance(v, (list, tuple)) and k not in PAIRED_SETUP}},
         "measurement": {k: v for k, v in tp.items() if k in (
-            "device", "device_name", "batch_size", "dtype", "memory_format", "threads", "repeats", "warmup")},
+            "device", "device_name", "batch_size", "dtype", "memory_format", "threads", "repeats", "warmup",
+            *PAIRED_SETUP)},
         "environment": environment(),
         "measure_time_s": time.perf_counter() - t0,
     }

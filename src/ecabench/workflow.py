@@ -50,7 +50,7 @@ STUDY_KEYS = ("title", "description", "kind", "baseline", "variants", "grid", "p
 STUDY_KINDS = ("kernel", "gamma_b", "odd_rule", "zoo", "other")
 DATASET_RUNTIME_KEYS = ("root", "download")
 MEASURE_KEYS = ("device", "batch_size", "dtype", "channels_last", "warmup", "repeats", "min_time_s", "train",
-                "latency", "latency_repeats")
+                "latency", "latency_repeats", "paired")
 
 
 class PlanError(ValueError):

@@ -337,3 +337,76 @@ def measure_throughput(
         input_shape=list(shape),
     )
     return result
+
+
+def paired_inference_ratio(
+    model: nn.Module,
+    reference: nn.Module,
+    input_shape: tuple[int, int, int],
+    *,
+    device: str | torch.device = "cpu",
+    batch_size: int = 64,
+    dtype: str = "float32",
+    channels_last: bool = False,
+    warmup: int = 2,
+    rounds: int = 7,
+    min_time_s: float = 0.2,
+    num_threads: int | None = None,
+    seed: int = 0,
+) -> dict:
+    """Inference throughput of ``model`` relative to ``reference`` (e.g. the attention-free backbone),
+    timed back to back in ``rounds`` rounds on the same input, the order alternating (AB, BA, ...).
+
+    Throughput figures of two architectures measured in separate jobs minutes apart drift by 10-30 %
+    on a shared machine, more than the cost of an ECA module; the ratio of two timings a fraction of a
+    second apart does not. Returns ``{"inference_rel_none": median of the per-round ratios
+    (model images/s / reference images/s), "inference_rel_none_p25", "_p75", "_samples"}``; each
+    timing runs the same number of forwards, chosen so the slower model lasts >= ``min_time_s``.
+    """
+    for name, m in (("model", model), ("reference", reference)):
+        if not isinstance(m, nn.Module):
+            raise TypeError(f"paired_inference_ratio: {name} must be an nn.Module, got {type(m).__name__}")
+    shape = _check_args(input_shape, batch_size, dtype, warmup, rounds, min_time_s, 1, num_threads)
+    dev = _resolve_device(device)
+    memory_format = torch.channels_last if channels_last else torch.contiguous_format
+    autocast = ((lambda: torch.autocast(device_type=dev.type, dtype=DTYPES[dtype]))
+                if dtype != "float32" else nullcontext)
+    clock = _Clock(dev)
+    x = torch.randn((batch_size, *shape), generator=torch.Generator().manual_seed(seed))
+    x = x.to(dev).contiguous(memory_format=memory_format)
+    with _threads(num_threads), _cudnn_benchmark(True if dev.type == "cuda" else torch.backends.cudnn.benchmark):
+        works = [copy.deepcopy(m).to(dev).to(memory_format=memory_format).eval() for m in (model, reference)]
+
+        def forward(work: nn.Module) -> None:
+            with torch.inference_mode(), autocast():
+                work(x)
+
+        single = []
+        for work in works:
+            for _ in range(warmup):
+                forward(work)
+            start = clock.now()
+            forward(work)
+            single.append(max(clock.now() - start, 1e-9))
+        iters = max(1, math.ceil(min_time_s / max(single))) if min_time_s > 0 else 1
+
+        def rate(work: nn.Module) -> float:
+            start = clock.now()
+            for _ in range(iters):
+                forward(work)
+            return batch_size * iters / max(clock.now() - start, 1e-12)
+
+        ratios = []
+        for r in range(rounds):
+            if r % 2 == 0:
+                a = rate(works[0])
+                b = rate(works[1])
+            else:
+                b = rate(works[1])
+                a = rate(works[0])
+            ratios.append(a / b)
+        del works
+    p25, p50, p75 = np.percentile(np.asarray(ratios), [25, 50, 75])
+    return {"inference_rel_none": float(p50), "inference_rel_none_p25": float(p25),
+            "inference_rel_none_p75": float(p75), "inference_rel_none_samples": [float(v) for v in ratios],
+            "inference_rel_none_rounds": int(rounds), "inference_rel_none_iters": int(iters)}

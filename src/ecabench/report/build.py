@@ -29,7 +29,9 @@ READING_GUIDE = (
     "CI includes zero is labelled \"inside the noise\": seed-to-seed variation alone could explain it. With fewer "
     "than two paired seeds no interval exists and the difference is labelled \"n too small\". p-values are not "
     "corrected for the number of variants (the raw CSV also has Holm-adjusted p_holm). Throughput is measured "
-    "once per architecture (not per seed) by a separate measurement job."
+    "once per architecture (not per seed) by a separate measurement job, which also times the architecture back "
+    "to back with the plain backbone; \"Rel. throughput\" is that paired ratio (median [IQR] over the rounds) "
+    "relative to the study's baseline, or marked \"unpaired\" when only separate timings exist."
 )
 TUNED_NOTE = (
     "Tuned with Optuna: every variant had the same trial budget, its best setting was chosen on the "
@@ -72,7 +74,10 @@ def _variant_sentence(r: pd.Series, base: str) -> str | None:
     if not _tab._isnan(r["params_attention"]):
         extras.append(f"{int(r['params_attention']):,} attention parameters")
     if not _tab._isnan(r["throughput_rel_baseline"]):
-        extras.append(f"{r['throughput_rel_baseline']:.2f}× the baseline's inference throughput")
+        how = (f", IQR {r['throughput_rel_p25']:.2f}–{r['throughput_rel_p75']:.2f} over rounds timed back to back"
+               if r.get("throughput_rel_method") == "paired" and not _tab._isnan(r["throughput_rel_p25"])
+               else ", from separately timed measurements")
+        extras.append(f"{r['throughput_rel_baseline']:.2f}× the baseline's inference throughput{how}")
     extra = f" ({'; '.join(extras)})" if extras else ""
     if r["verdict"] == stats.N_TOO_SMALL:
         return (f"{name} vs {base}: Δ top-1 = {_pts(r['delta_top1'])} points from {int(r['n_pairs'])} paired seed(s) — "

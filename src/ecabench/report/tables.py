@@ -21,7 +21,8 @@ GROUP = ["backbone", "dataset"]
 ACCURACY = "test_top1_pct"
 STATIC = ("params_total", "params_attention", "macs", "elementwise_flops")
 SPEED = ("inference_images_per_s", "inference_images_per_s_iqr", "train_images_per_s", "latency_b1_p50_ms",
-         "latency_b1_p95_ms", "peak_memory_mb")
+         "latency_b1_p95_ms", "peak_memory_mb", "inference_rel_none", "inference_rel_none_p25",
+         "inference_rel_none_p75")
 STATUS_ORDER = ("ok", "diverged", "failed", "missing")
 
 RAW_COLUMNS = [
@@ -29,7 +30,8 @@ RAW_COLUMNS = [
     "missing", "n", "top1_mean", "top1_std", "top1_ci_low", "top1_ci_high", "delta_top1", "delta_std",
     "delta_ci_low", "delta_ci_high", "p_value", "p_holm", "t_stat", "n_pairs", "verdict", "note",
     "params_total", "params_attention", "macs", "elementwise_flops", "inference_images_per_s",
-    "inference_images_per_s_iqr", "throughput_rel_baseline", "train_images_per_s", "latency_b1_p50_ms",
+    "inference_images_per_s_iqr", "throughput_rel_baseline", "throughput_rel_p25", "throughput_rel_p75",
+    "throughput_rel_method", "train_images_per_s", "latency_b1_p50_ms",
     "k_per_stage", "k_param", "gamma", "b", "odd", "same_architecture_as", "architecture_id",
 ]
 
@@ -158,9 +160,7 @@ def variant_table(df: pd.DataFrame, baseline: str | None = "none", metric: str =
                     names.append(a)
             same.append(", ".join(names))
         gdf["same_architecture_as"] = same
-        base_thr = gdf.loc[gdf["is_baseline"], "inference_images_per_s"]
-        base_thr = float(base_thr.iloc[0]) if len(base_thr) else math.nan
-        gdf["throughput_rel_baseline"] = gdf["inference_images_per_s"] / base_thr if base_thr and math.isfinite(base_thr) else math.nan
+        _relative_throughput(gdf)
         mask = ~gdf["is_baseline"]
         if "p_value" in gdf:
             gdf.loc[mask, "p_holm"] = stats.holm(gdf.loc[mask, "p_value"].tolist())
@@ -170,6 +170,44 @@ def variant_table(df: pd.DataFrame, baseline: str | None = "none", metric: str =
         if col not in table.columns:
             table[col] = math.nan
     return table[RAW_COLUMNS]
+
+
+def _relative_throughput(gdf: pd.DataFrame) -> None:
+    """``throughput_rel_baseline`` (+ p25/p75, method) in place.
+
+    ``paired``: from each measurement's ratio to the plain backbone timed back to back
+    (``inference_rel_none``), divided by the baseline's; ``separate``: the ratio of two medians
+    measured in separate jobs, which drift apart on a shared machine (used only when no paired
+    ratio was recorded).
+    """
+    def baseline_value(col: str) -> float:
+        vals = gdf.loc[gdf["is_baseline"], col].dropna() if col in gdf else pd.Series(dtype=float)
+        return float(vals.iloc[0]) if len(vals) else math.nan
+
+    gdf["throughput_rel_baseline"] = gdf["throughput_rel_p25"] = gdf["throughput_rel_p75"] = math.nan
+    gdf["throughput_rel_method"] = ""
+    base_rel = baseline_value("inference_rel_none")
+    if math.isfinite(base_rel) and base_rel > 0:
+        paired = gdf["inference_rel_none"].notna()
+        for col, src in (("throughput_rel_baseline", "inference_rel_none"), ("throughput_rel_p25", "inference_rel_none_p25"),
+                         ("throughput_rel_p75", "inference_rel_none_p75")):
+            gdf.loc[paired, col] = gdf.loc[paired, src] / base_rel
+        gdf.loc[paired, "throughput_rel_method"] = "paired"
+    base_thr = baseline_value("inference_images_per_s")
+    if math.isfinite(base_thr) and base_thr > 0:
+        rest = gdf["throughput_rel_baseline"].isna() & gdf["inference_images_per_s"].notna()
+        gdf.loc[rest, "throughput_rel_baseline"] = gdf.loc[rest, "inference_images_per_s"] / base_thr
+        gdf.loc[rest, "throughput_rel_method"] = "separate"
+
+
+def fmt_rel_throughput(r) -> str:
+    """``0.973× [0.95–0.99]`` (paired: median and IQR of the back-to-back rounds) or ``0.97× (unpaired)``."""
+    v = r["throughput_rel_baseline"]
+    if _isnan(v):
+        return "–"
+    if r.get("throughput_rel_method") == "paired" and not _isnan(r["throughput_rel_p25"]):
+        return f"{v:.3f}× [{r['throughput_rel_p25']:.2f}–{r['throughput_rel_p75']:.2f}]"
+    return f"{v:.3f}× (unpaired)"
 
 
 def _k_text(value) -> str:
@@ -339,7 +377,7 @@ def format_variant_table(raw: pd.DataFrame, baseline_label: str = "baseline") ->
             "MACs": fmt_si(r["macs"]),
             "Elementwise FLOPs": fmt_si(r["elementwise_flops"]),
             "Inference img/s": fmt_num(r["inference_images_per_s"], 1),
-            "Rel. throughput": "–" if _isnan(r["throughput_rel_baseline"]) else f"{r['throughput_rel_baseline']:.3f}×",
+            "Rel. throughput": fmt_rel_throughput(r),
             "k per stage": r["k_per_stage"] or "",
             "Same architecture as": r["same_architecture_as"] or "",
         })
