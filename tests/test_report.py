@@ -540,3 +540,13 @@ def test_relative_throughput_prefers_the_paired_ratio():
     tables._relative_throughput(gdf)
     assert gdf["throughput_rel_baseline"].tolist() == pytest.approx([0.8 / 0.9, 1.0])
     assert gdf["throughput_rel_p25"].iloc[0] == pytest.approx(0.8)
+
+
+def test_accuracy_vs_throughput_plots_the_paired_ratio_when_every_variant_has_it():
+    from ecabench.report import figures
+
+    g = pd.DataFrame({"throughput_rel_baseline": [1.0, 0.95, math.nan],
+                      "throughput_rel_method": ["paired", "paired", ""]})
+    assert figures._cost_axes(g)[2][0] == "throughput_rel_baseline"
+    g.loc[1, "throughput_rel_method"] = "separate"
+    assert figures._cost_axes(g)[2][0] == "inference_images_per_s"

@@ -35,8 +35,9 @@ from ecabench.report.layout import FORMATS, KINDS, figure_kinds, figure_paths, f
 
 CAPTIONS = {
     "accuracy_vs_cost": "Test top-1 (mean over seeds, bars: 95% CI) against total parameters, MACs and measured "
-                        "inference throughput; the dashed line joins the Pareto-optimal variants (cheaper or faster "
-                        "and more accurate than every other).",
+                        "inference throughput (relative to the baseline and timed back to back with the plain backbone, "
+                        "bars: IQR, where the measurements have that paired ratio); the dashed line joins the "
+                        "Pareto-optimal variants (cheaper or faster and more accurate than every other).",
     "accuracy_vs_k": "Test top-1 against a fixed ECA kernel size k (mean over seeds, bars: 95% CI). The adaptive "
                      "choice is the horizontal line (band: its 95% CI) and, where it picks one k on every stage, "
                      "the star; the grey dotted line is the baseline.",
@@ -97,6 +98,17 @@ COST_AXES = (("params_total", "parameters", True), ("macs", "MACs (fvcore, per i
              ("inference_images_per_s", "inference throughput (images/s)", False))
 
 
+def _cost_axes(g: pd.DataFrame) -> tuple:
+    """The paired relative throughput replaces absolute images/s when every measured variant has it:
+    absolute figures come from separate jobs and carry their drift (see ecabench.measure.paired_inference_ratio)."""
+    if "throughput_rel_method" in g:
+        measured = g[np.isfinite(g["throughput_rel_baseline"].astype(float))]
+        if len(measured) and (measured["throughput_rel_method"] == "paired").all():
+            return COST_AXES[:2] + (("throughput_rel_baseline",
+                                     "inference throughput / baseline (paired; bars: IQR)", False),)
+    return COST_AXES
+
+
 def accuracy_vs_cost(vt: pd.DataFrame, stem: Path, title: str = "") -> dict[str, Path]:
     ok = vt[np.isfinite(vt["top1_mean"].astype(float))]
     if ok.empty:
@@ -107,7 +119,7 @@ def accuracy_vs_cost(vt: pd.DataFrame, stem: Path, title: str = "") -> dict[str,
     fig, axes = plt.subplots(len(groups), 3, figsize=(15, 4.3 * len(groups)), squeeze=False)
     for gi, (backbone, dataset) in enumerate(groups):
         g = ok[(ok["backbone"] == backbone) & (ok["dataset"] == dataset)].reset_index(drop=True)
-        for ai, (col, label, minimise) in enumerate(COST_AXES):
+        for ai, (col, label, minimise) in enumerate(_cost_axes(g)):
             ax = axes[gi][ai]
             d = g[np.isfinite(g[col].astype(float))]
             ax.set_title(f"{backbone} / {dataset}", fontsize=10)
@@ -116,7 +128,12 @@ def accuracy_vs_cost(vt: pd.DataFrame, stem: Path, title: str = "") -> dict[str,
             if d.empty:
                 ax.text(0.5, 0.5, f"{label}: not measured", transform=ax.transAxes, ha="center", color="0.4")
                 continue
-            ax.errorbar(d[col], d["top1_mean"], yerr=_half_ci(d), fmt="none", ecolor="0.6", elinewidth=1, capsize=3)
+            xerr = None
+            if col == "throughput_rel_baseline":  # the IQR of the back-to-back rounds
+                xerr = np.vstack([(d[col] - d["throughput_rel_p25"]).clip(lower=0).to_numpy(float),
+                                  (d["throughput_rel_p75"] - d[col]).clip(lower=0).to_numpy(float)])
+            ax.errorbar(d[col], d["top1_mean"], yerr=_half_ci(d), xerr=xerr, fmt="none", ecolor="0.6", elinewidth=1,
+                        capsize=3)
             sns.scatterplot(data=d, x=col, y="top1_mean", hue="spec", palette=pal, s=70, ax=ax, legend=False,
                             edgecolor="black", linewidth=0.5)
             for _, r in d.iterrows():
