@@ -6,7 +6,7 @@ order each round (seeded; so no callable always follows the same one), the copy 
 (``out.copy_(x)`` into a preallocated buffer: one read, one write) and every variant's forward (eval mode, ``torch.inference_mode``; with
 ``--backward``: train-mode forward + ``torch.autograd.grad`` w.r.t. input and parameters). With
 ``--plain``, each variant also runs with its CPU fast path switched off
-(``ecabench.attention.eca.fast_path(False)``: the plain reference formulation), so the speed-up is
+(``ecabench.attention.fast.fast_path(False)``: the plain reference formulation), so the speed-up is
 measured in the same run. A timing repeats the call L times and divides, L the same for every
 callable of a shape (the fastest one lasts >= 2 ms).
 
@@ -37,7 +37,7 @@ from pathlib import Path
 
 import torch
 
-from ecabench.attention.eca import fast_path
+from ecabench.attention.fast import fast_path
 from ecabench.registry import ATTENTION
 
 SHAPES = {

@@ -1,5 +1,5 @@
 """Where an attention module's time goes: torch.profiler's operator table for one module and shape,
-with its CPU fast path on and off (``ecabench.attention.eca.fast_path``), side by side.
+with its CPU fast path on and off (``ecabench.attention.fast.fast_path``), side by side.
 
     python benchmarks/profile_attention.py eca --shape 8 2048 7 7 --threads 1
     python benchmarks/profile_attention.py cbam --shape 8 2048 7 7 --threads 1
@@ -19,7 +19,7 @@ import sys
 import torch
 from torch.profiler import ProfilerActivity, profile
 
-from ecabench.attention.eca import fast_path
+from ecabench.attention.fast import fast_path
 from ecabench.registry import ATTENTION
 
 

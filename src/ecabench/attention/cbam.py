@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from ecabench.attention.base import check_positive_int
-from ecabench.attention.eca import fast_path_enabled, spatial_mean
+from ecabench.attention.fast import fast_path_enabled, spatial_mean
 from ecabench.registry import register_attention
 
 # channel_max uses the maximum tree below this many positions per map and from this many channels on:

@@ -21,21 +21,19 @@ tests/test_attention_fast.py), but avoids two CPU slow spots found by profiling 
 
 Under tracing (fvcore's FLOP count, ``torch.jit.trace``), ``torch.compile`` (measured: no faster
 here), TorchScript and on non-CPU devices the module runs the reference formulation, so FLOP
-counts and exported graphs are unchanged; ``with fast_path(False):`` (or ``ECABENCH_FAST_ATTENTION=0``)
+counts and exported graphs are unchanged; ``with ecabench.attention.fast.fast_path(False):`` (or ``ECABENCH_FAST_ATTENTION=0``)
 runs it everywhere (SE's and CBAM's too).
 """
 from __future__ import annotations
 
-import contextlib
 import math
-import os
-from typing import Iterator
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from ecabench.attention.base import is_int, is_number
+from ecabench.attention.fast import fast_path, fast_path_enabled, spatial_mean  # noqa: F401  (re-exported)
 from ecabench.registry import register_attention
 
 
@@ -55,45 +53,6 @@ def same_padding_1d(k: int) -> tuple[int, int]:
 # ATen runs conv2d natively (im2col + GEMM) for a single-image, single-channel input of at most this
 # many elements (Convolution.cpp's use_mkldnn heuristic); above it, oneDNN, which is slow here.
 _NATIVE_CONV_MAX_NUMEL = 20480
-
-
-# The switch behind fast_path(); ECABENCH_FAST_ATTENTION=0 in the environment starts with it off.
-_FAST_PATH = {"enabled": os.environ.get("ECABENCH_FAST_ATTENTION", "1") != "0"}
-
-
-@contextlib.contextmanager
-def fast_path(enabled: bool = True) -> Iterator[None]:
-    """Turn the attention modules' CPU fast paths on or off inside the block (e.g. to time or check
-    the reference formulation side by side); restores the previous setting on exit."""
-    old = _FAST_PATH["enabled"]
-    _FAST_PATH["enabled"] = bool(enabled)
-    try:
-        yield
-    finally:
-        _FAST_PATH["enabled"] = old
-
-
-def fast_path_enabled(x: torch.Tensor) -> bool:
-    """Whether attention modules may use their CPU fast path for ``x``: switched on (:func:`fast_path`),
-    eager (not traced or compiled), CPU, 4-D."""
-    return (
-        _FAST_PATH["enabled"]
-        and x.dim() == 4
-        and x.device.type == "cpu"
-        and not torch.jit.is_tracing()
-        and not torch.compiler.is_compiling()
-    )
-
-
-def spatial_mean(x: torch.Tensor) -> torch.Tensor:
-    """``x.mean((2, 3))`` as (N, C), bitwise in value and gradient, with a cheaper backward.
-
-    ATen's CPU mean is ``sum`` then ``div_`` by the count, so the forward is the same; but
-    ``mean``'s backward materialises ``grad / count`` broadcast to the full (N, C, H, W) shape
-    (an extra pass over the activation, ~1/4 of ECA's forward+backward), while here the division
-    happens on the small (N, C) gradient and ``sum``'s backward is a free broadcast view.
-    """
-    return x.sum((2, 3)).div_(x.shape[2] * x.shape[3])
 
 
 def channel_conv(y: torch.Tensor, weight: torch.Tensor, padding: tuple[int, int]) -> torch.Tensor:

@@ -1,0 +1,55 @@
+"""The attention modules' CPU fast paths: the on/off switch and the helpers they share.
+
+ECA, SE and CBAM compute the same function two ways: a plain reference formulation (what tracers,
+FLOP counters, TorchScript and non-CPU devices see) and, in eager CPU execution, a faster one with
+the same numbers to fp32 rounding (tests/test_attention_fast.py; why: docs/performance.md).
+``with fast_path(False):`` or ``ECABENCH_FAST_ATTENTION=0`` runs the reference everywhere.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+from typing import Iterator
+
+import torch
+
+__all__ = ["fast_path", "fast_path_enabled", "spatial_mean"]
+
+
+# The switch behind fast_path(); ECABENCH_FAST_ATTENTION=0 in the environment starts with it off.
+_FAST_PATH = {"enabled": os.environ.get("ECABENCH_FAST_ATTENTION", "1") != "0"}
+
+
+@contextlib.contextmanager
+def fast_path(enabled: bool = True) -> Iterator[None]:
+    """Turn the attention modules' CPU fast paths on or off inside the block (e.g. to time or check
+    the reference formulation side by side); restores the previous setting on exit."""
+    old = _FAST_PATH["enabled"]
+    _FAST_PATH["enabled"] = bool(enabled)
+    try:
+        yield
+    finally:
+        _FAST_PATH["enabled"] = old
+
+
+def fast_path_enabled(x: torch.Tensor) -> bool:
+    """Whether attention modules may use their CPU fast path for ``x``: switched on (:func:`fast_path`),
+    eager (not traced or compiled), CPU, 4-D."""
+    return (
+        _FAST_PATH["enabled"]
+        and x.dim() == 4
+        and x.device.type == "cpu"
+        and not torch.jit.is_tracing()
+        and not torch.compiler.is_compiling()
+    )
+
+
+def spatial_mean(x: torch.Tensor) -> torch.Tensor:
+    """``x.mean((2, 3))`` as (N, C), bitwise in value and gradient, with a cheaper backward.
+
+    ATen's CPU mean is ``sum`` then ``div_`` by the count, so the forward is the same; but
+    ``mean``'s backward materialises ``grad / count`` broadcast to the full (N, C, H, W) shape
+    (an extra pass over the activation, ~1/4 of ECA's forward+backward), while here the division
+    happens on the small (N, C) gradient and ``sum``'s backward is a free broadcast view.
+    """
+    return x.sum((2, 3)).div_(x.shape[2] * x.shape[3])
