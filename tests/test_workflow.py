@@ -510,3 +510,29 @@ def test_end_to_end_tiny_sweep(tmp_path):
     counts = _job_counts(more.stdout + more.stderr)
     assert counts.get("train") == 2 and counts.get("measure") == 1
     assert counts.get("aggregate") == 1 and counts.get("report") == 1
+
+
+def test_imagefolder_root_is_part_of_the_run_identity(tmp_path):
+    """Two ImageNet-layout folders (e.g. Imagenette and ImageWoof) with the same options are different
+    runs, each job finds its own folder, and the class count comes from the folder."""
+    from ecabench.experiment import make_run_config
+
+    for name, classes in (("nette", ("n01", "n02", "n03")), ("woof", ("w01", "w02"))):
+        for c in classes:
+            (tmp_path / name / "train" / c).mkdir(parents=True)
+    with pytest.raises(ValueError, match=r"imagefolder needs its root folder \(config datasets\[i\]\.root"):
+        make_run_config(backbone="resnet18", attention="eca", dataset="imagefolder")
+    cfg = tiny_config(backbones=["resnet18"], seeds=[0],
+                      datasets=[{"name": "imagefolder", "root": str(tmp_path / "nette"), "image_size": 64},
+                                {"name": "imagefolder", "root": str(tmp_path / "woof"), "image_size": 64}])
+    plan = plan_for(tmp_path, cfg, s="title: s\nvariants: [none]\n")
+    runs = list(plan["runs"].values())
+    assert len(runs) == 2 and len({r["config"]["dataset"]["root"] for r in runs}) == 2
+    by_root = {Path(r["config"]["dataset"]["root"]).name: r["config"] for r in runs}
+    assert by_root["nette"]["dataset"]["num_classes"] == 3 and by_root["woof"]["dataset"]["num_classes"] == 2
+    assert run_id(by_root["nette"]) != run_id(by_root["woof"])
+    for name, config in by_root.items():
+        assert Path(dataset_runtime(cfg, config)["data_root"]).name == name
+    # the built-in datasets keep the root out of the id: it only says where the files are
+    a = make_run_config(backbone="resnet20", attention="eca", dataset="digits", dataset_options={"root": "/x"})
+    assert a == make_run_config(backbone="resnet20", attention="eca", dataset="digits") and "root" not in a["dataset"]

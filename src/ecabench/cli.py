@@ -87,7 +87,8 @@ def cmd_run(args) -> int:
                                 "label_smoothing": args.label_smoothing}.items() if v is not None}
     model = {"position": args.position} if args.position else {}
     config = make_run_config(backbone=args.backbone, attention=args.attention, dataset=args.dataset,
-                             dataset_options={"val_size": args.val_size, "subset": args.subset},
+                             dataset_options={"val_size": args.val_size, "subset": args.subset,
+                                              "root": args.data_root},
                              train=train, model=model, seed=args.seed)
     record = run_experiment(config, out_dir=args.out, device=args.device, data_root=args.data_root,
                             download=args.download, throughput=args.throughput, progress=not args.quiet)

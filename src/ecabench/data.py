@@ -616,6 +616,15 @@ def load_dataset(
     )
 
 
+def imagefolder_num_classes(root: str | os.PathLike) -> int | None:
+    """Classes of an ImageNet-layout folder (sub-folders of ``root/train``, as ImageFolder finds them),
+    or None when the folder is not there (yet): planning does not need the data."""
+    train = Path(root).expanduser() / "train"
+    if not train.is_dir():
+        return None
+    return sum(1 for e in os.scandir(train) if e.is_dir()) or None
+
+
 def _load_imagefolder(root, val_size, subset, seed, image_size, num_workers) -> DataBundle:
     from torchvision import transforms as T
     from torchvision.datasets import ImageFolder

@@ -50,12 +50,20 @@ def make_run_config(*, backbone: str, attention: Any, dataset: str = "fashion-mn
     entry = BACKBONES.entry(backbone)
     backbone = entry.meta.get("alias_of", backbone)
     dataset_options = dict(dataset_options or {})
-    for runtime_key in ("root", "download"):
-        dataset_options.pop(runtime_key, None)
+    root = dataset_options.pop("root", None)
+    dataset_options.pop("download", None)
     _check_keys("dataset options", dataset_options, DATASET_OPTIONS)
     info = data_mod.dataset_info(dataset)
     ds = {"name": info["name"], "val_size": dataset_options.get("val_size", 0.1),
           "subset": dataset_options.get("subset")}
+    if info["name"] == "imagefolder":
+        # A folder dataset is what its folder holds: the root is part of the run's identity (for the
+        # built-in datasets it is only where the files are), and the class count comes from it.
+        if not root:
+            raise ValueError("imagefolder needs its root folder (config datasets[i].root, or --data-root): "
+                             "it is part of the run's identity, so two folders never share run ids")
+        ds["root"] = str(root)
+        info = {**info, "num_classes": data_mod.imagefolder_num_classes(root)}
     if "image_size" in dataset_options:
         ds["image_size"] = dataset_options["image_size"]
     data_mod.check_split_sizes(info["name"], val_size=ds["val_size"], subset=ds["subset"])
@@ -131,7 +139,8 @@ def run_experiment(config: dict, *, out_dir: str | Path = "results/runs", device
     dev = resolve_device(device)
     ds = config["dataset"]
     # Bad input (missing dataset, subset too large) raises here, before any training.
-    bundle = data_mod.load_dataset(ds["name"], root=data_root, download=download, val_size=ds["val_size"],
+    bundle = data_mod.load_dataset(ds["name"], root=data_root or ds.get("root"), download=download,
+                                   val_size=ds["val_size"],
                                    subset=ds["subset"], seed=config["seed"], device=dev,
                                    image_size=ds.get("image_size"))
     record = _record_base(config, rid, bundle.num_classes)

@@ -461,7 +461,9 @@ def load_tune_study(ref: str, *, config: Mapping, index: int = 0, workdir: str |
     recipe = {**_mapping(config.get("train"), "config key 'train'"), **ds["train"],
               **_backbone_train(config, backbone), **study_train}
     model = {**_mapping(config.get("model"), "config key 'model'"), **_mapping(raw.get("model"), f"{where}: model")}
-    run_kwargs = {"backbone": backbone, "dataset": ds["name"], "dataset_options": ds["options"], "train": recipe,
+    from ecabench.workflow import dataset_identity_options
+
+    run_kwargs = {"backbone": backbone, "dataset": ds["name"], "dataset_options": dataset_identity_options(ds), "train": recipe,
                   "model": model, "seed": seed}
     try:
         base = make_run_config(attention="none", **run_kwargs)

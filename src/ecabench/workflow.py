@@ -101,6 +101,13 @@ def _dataset_entries(config: dict) -> list[dict]:
     return out
 
 
+def dataset_identity_options(ds: dict) -> dict:
+    """A dataset entry's options for ``make_run_config``, with its root (which only a folder dataset
+    counts as part of a run's identity; the others drop it)."""
+    root = ds["runtime"].get("root")
+    return {**ds["options"], "root": root} if root else dict(ds["options"])
+
+
 def _backbone_entries(config: dict) -> list[dict]:
     from ecabench.registry import BACKBONES
 
@@ -407,7 +414,7 @@ def _build_plan(config: Mapping, *, workdir: str | os.PathLike = ".", basedir: s
         if key not in bases:
             try:
                 bases[key] = make_run_config(backbone=backbone, attention="none", dataset=ds["name"],
-                                             dataset_options=ds["options"], train=train, model=model,
+                                             dataset_options=dataset_identity_options(ds), train=train, model=model,
                                              seed=seeds[0])
             except ValueError as exc:
                 raise PlanError(f"{where}: {exc}") from None
@@ -495,7 +502,7 @@ def _build_plan(config: Mapping, *, workdir: str | os.PathLike = ".", basedir: s
         def full(seed):
             try:
                 return make_run_config(backbone=base["backbone"], attention=spec, dataset=ds["name"],
-                                       dataset_options=ds["options"], train=train, model=model, seed=seed)
+                                       dataset_options=dataset_identity_options(ds), train=train, model=model, seed=seed)
             except ValueError as exc:
                 raise PlanError(f"{spec} on {base['backbone']}/{ds['name']}: {exc}") from None
 
@@ -662,6 +669,8 @@ def dataset_runtime(config: Mapping, run_config: Mapping) -> dict:
         if entry["name"] != ds["name"] and entry["name"].replace("_", "-").lower() != ds["name"]:
             continue
         same = all(ds.get(k) == v for k, v in entry["options"].items())
+        if ds.get("root") is not None and entry["runtime"].get("root") != ds["root"]:
+            continue  # a folder dataset: its root is its identity
         matches.append((not same, entry["index"], entry["runtime"]))
     if not matches:
         return {"data_root": None, "download": False}
