@@ -408,3 +408,34 @@ def test_snakemake_two_worker_jobs_on_one_journal_study(tmp_path):
     assert len(study.trials) == len(optuna.load_study(study_name=task["study_name"], storage=optuna.storages.JournalStorage(
         optuna.storages.journal.JournalFileBackend(str(journal)))).trials)
     print(f"\nsnakemake first run: {elapsed:.1f}s")
+
+
+@pytest.mark.slow
+def test_full_workflow_puts_the_tuned_evaluations_in_the_main_report(tmp_path):
+    """The real Snakefile with a sweep and a tuning study: the tuned variant's test-split runs are a
+    study of results/summary.csv and a section of reports/index.{html,md} linking the Optuna fragment."""
+    import pandas as pd
+
+    _write_study(tmp_path, {**TINY_STUDY, "budget": 2})
+    config = {**_config(tmp_path), "seeds": [0, 1],
+              "measure": {"device": "cpu", "batch_size": 8, "warmup": 1, "repeats": 2, "min_time_s": 0.01,
+                          "latency_repeats": 2},
+              "report": {"paper_comparison": False}}
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(tmp_path),
+           "--cores", "2", "--configfile", str(tmp_path / "config.yaml")]
+    env = {k: v for k, v in os.environ.items() if k != "SNAKEMAKE_PROFILE"}
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=env)
+    assert done.returncode == 0, done.stderr[-5000:]
+
+    summary = pd.read_csv(tmp_path / "results" / "summary.csv")
+    tuned = summary[(summary["study"] == "tune_tiny") & (summary["metric"] == "test_top1_pct")]
+    evaluation = json.loads((tmp_path / "results/tuning/tune_tiny/summary.json").read_text())
+    assert set(tuned["run_id"]) == {e["run_id"] for e in evaluation["variants"]["eca"]["evaluation"]}
+    assert len(tuned) == 1 and (tuned["status"] == "ok").all()
+    assert {"attention_zoo", "tune_tiny"} <= set(summary["study"])
+    md = (tmp_path / "reports" / "index.md").read_text()
+    html = (tmp_path / "reports" / "index.html").read_text()
+    assert "](tuning/tune_tiny.md)" in md and "href='tuning/tune_tiny.html'" in html
+    assert (tmp_path / "reports" / "tuning" / "tune_tiny.html").exists()
+    assert "Tuned with Optuna" in md
