@@ -312,3 +312,28 @@ def test_cbam_fast_gradients_match_plain_train(shape, layout):
         m(x)
     torch.testing.assert_close(bn.running_mean, stats[0], **TOL)
     torch.testing.assert_close(bn.running_var, stats[1], **TOL)
+
+
+@pytest.mark.parametrize("shape", [(2, 256, 7, 7), (3, 128, 5, 6), (1, 512, 14, 14)])
+def test_spatial_mean_pools_nhwc_with_avg_pool_in_inference(shape, monkeypatch):
+    from ecabench.attention import fast
+
+    calls = []
+    real = fast.F.avg_pool2d
+    monkeypatch.setattr(fast.F, "avg_pool2d", lambda *a, **k: calls.append(1) or real(*a, **k))
+    x = _input(shape, "channels_last")
+    with torch.no_grad():
+        got = spatial_mean(x, exact=False)
+    torch.testing.assert_close(got, x.mean((2, 3)), **TOL)
+    assert calls == [1]
+    # exact (SE, CBAM), NCHW, few channels, or under autograd: the bitwise sum path
+    with torch.no_grad():
+        assert torch.equal(spatial_mean(x), x.mean((2, 3)))
+        spatial_mean(x.contiguous(), exact=False)
+        spatial_mean(_input((2, 64, 7, 7), "channels_last"), exact=False)
+    spatial_mean(x.clone().requires_grad_(), exact=False)
+    assert calls == [1]
+    # the modules built on it still match their plain formulation in inference
+    m = _randomize(ECA(shape[1], k=5))
+    with torch.inference_mode():
+        torch.testing.assert_close(m(x), eca_plain(x, m.conv.weight), **TOL)

@@ -1,6 +1,6 @@
 """SE: Squeeze-and-Excitation (Hu et al., CVPR 2018), as the reference: FC layers with bias.
 
-Eager CPU execution pools with :func:`ecabench.attention.eca.spatial_mean` (``sum`` + ``div_``:
+Eager CPU execution pools with :func:`ecabench.attention.fast.spatial_mean` (``sum`` + ``div_``:
 bitwise ``x.mean((2, 3))`` in value and gradient, but its backward skips materialising
 ``grad / (H*W)`` at full size; see docs/performance.md). Tracers (FLOP counts), ``torch.compile``,
 TorchScript and other devices see the plain ``mean``.
