@@ -26,8 +26,6 @@ otherwise fresh multi-MB outputs page-fault on first touch, which is allocator p
 from __future__ import annotations
 
 import argparse
-import ctypes
-import ctypes.util
 import json
 import random
 import statistics
@@ -38,6 +36,7 @@ from pathlib import Path
 import torch
 
 from ecabench.attention.fast import fast_path
+from ecabench.measure.allocator import keep_freed_memory
 from ecabench.registry import ATTENTION
 
 SHAPES = {
@@ -46,19 +45,6 @@ SHAPES = {
     "cifar": [("cifar.stage1", (16, 32, 32)), ("cifar.stage2", (32, 16, 16)), ("cifar.stage3", (64, 8, 8))],
 }
 SHAPES["all"] = SHAPES["resnet50"] + SHAPES["cifar"]
-
-
-def keep_freed_memory() -> str:
-    """glibc: never trim the heap, never mmap single allocations (see tests/benchmarks/conftest.py)."""
-    name = ctypes.util.find_library("c")
-    try:
-        libc = ctypes.CDLL(name) if name else None
-        if libc is None or not hasattr(libc, "gnu_get_libc_version"):
-            return "default (not glibc)"
-        ok = libc.mallopt(-4, 0) == 1 and libc.mallopt(-1, 2**31 - 1) == 1  # M_MMAP_MAX, M_TRIM_THRESHOLD
-    except OSError:
-        return "default"
-    return "glibc heap kept (mallopt M_MMAP_MAX=0, M_TRIM_THRESHOLD=2**31-1)" if ok else "default"
 
 
 def _time(fn, loops: int) -> float:

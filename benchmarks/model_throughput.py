@@ -24,8 +24,6 @@ Batch 8 at 224x224 keeps one ResNet-50 forward at about a second on two CPU core
 from __future__ import annotations
 
 import argparse
-import ctypes
-import ctypes.util
 import json
 import platform
 import statistics
@@ -35,24 +33,11 @@ from pathlib import Path
 
 import torch
 
+from ecabench.measure.allocator import keep_freed_memory
 from ecabench.measure.throughput import cpu_model_name
 from ecabench.models import build_model
 
 DEFAULT_VARIANTS = ("none", "eca", "se", "cbam")
-
-
-def keep_freed_memory() -> str:
-    """glibc: never trim the heap, never mmap single allocations, so freed activations are reused
-    without page faults (what jemalloc/tcmalloc do anyway); see tests/benchmarks/conftest.py."""
-    name = ctypes.util.find_library("c")
-    try:
-        libc = ctypes.CDLL(name) if name else None
-        if libc is None or not hasattr(libc, "gnu_get_libc_version"):
-            return "default (not glibc)"
-        ok = libc.mallopt(-4, 0) == 1 and libc.mallopt(-1, 2**31 - 1) == 1  # M_MMAP_MAX, M_TRIM_THRESHOLD
-    except OSError:
-        return "default"
-    return "glibc heap kept (mallopt M_MMAP_MAX=0, M_TRIM_THRESHOLD=2**31-1)" if ok else "default"
 
 
 def _sync(device: torch.device) -> None:

@@ -19,15 +19,12 @@
 """
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import os
 
 import pytest
 import torch
 
-_M_TRIM_THRESHOLD = -1
-_M_MMAP_MAX = -4
+from ecabench.measure.allocator import keep_freed_memory
 
 
 def benchmarking_enabled(config) -> bool:
@@ -36,19 +33,10 @@ def benchmarking_enabled(config) -> bool:
 
 
 def _keep_freed_memory() -> str:
-    """Keep freed memory in glibc's heap (no trimming, no per-allocation mmap); return the allocator label."""
+    """Keep freed memory in glibc's heap unless ECABENCH_BENCH_MALLOC=default; return the allocator label."""
     if os.environ.get("ECABENCH_BENCH_MALLOC", "tuned") == "default":
         return "default"
-    name = ctypes.util.find_library("c")
-    try:
-        libc = ctypes.CDLL(name) if name else None
-        mallopt = getattr(libc, "mallopt", None)
-        if mallopt is None or not hasattr(libc, "gnu_get_libc_version"):
-            return "default"
-        ok = mallopt(_M_MMAP_MAX, 0) == 1 and mallopt(_M_TRIM_THRESHOLD, 2**31 - 1) == 1
-    except OSError:
-        return "default"
-    return "glibc heap kept (mallopt M_MMAP_MAX=0, M_TRIM_THRESHOLD=2**31-1)" if ok else "default"
+    return keep_freed_memory()
 
 
 @pytest.fixture(scope="session")
