@@ -175,6 +175,19 @@ def _timed_rates(step: Callable[[], None], clock: _Clock, *, batch_size: int, wa
     return rates, iters
 
 
+def _autocast(dev: torch.device, dtype: str) -> Callable[[], Any]:
+    """A context-manager factory: autocast to ``dtype`` on ``dev``, or nothing for float32."""
+    if dtype == "float32":
+        return nullcontext
+    return lambda: torch.autocast(device_type=dev.type, dtype=DTYPES[dtype])
+
+
+def _batch(batch_size: int, shape: tuple, generator: torch.Generator, dev: torch.device,
+           memory_format: torch.memory_format) -> torch.Tensor:
+    """The seeded random input batch, on ``dev`` in ``memory_format``."""
+    return torch.randn((batch_size, *shape), generator=generator).to(dev).contiguous(memory_format=memory_format)
+
+
 @contextmanager
 def _threads(num_threads: int | None):
     if num_threads is None:
@@ -237,14 +250,11 @@ def measure_throughput(
     dev = _resolve_device(device)
     is_cuda = dev.type == "cuda"
     memory_format = torch.channels_last if channels_last else torch.contiguous_format
-    autocast = (
-        (lambda: torch.autocast(device_type=dev.type, dtype=DTYPES[dtype]))
-        if dtype != "float32" else nullcontext
-    )
+    autocast = _autocast(dev, dtype)
     clock = _Clock(dev)
 
     generator = torch.Generator().manual_seed(seed)
-    x = torch.randn((batch_size, *shape), generator=generator).to(dev).contiguous(memory_format=memory_format)
+    x = _batch(batch_size, shape, generator, dev, memory_format)
     x1 = x[:1].clone().contiguous(memory_format=memory_format)
 
     result: dict[str, Any] = {}
@@ -369,11 +379,9 @@ def paired_inference_ratio(
     shape = _check_args(input_shape, batch_size, dtype, warmup, rounds, min_time_s, 1, num_threads)
     dev = _resolve_device(device)
     memory_format = torch.channels_last if channels_last else torch.contiguous_format
-    autocast = ((lambda: torch.autocast(device_type=dev.type, dtype=DTYPES[dtype]))
-                if dtype != "float32" else nullcontext)
+    autocast = _autocast(dev, dtype)
     clock = _Clock(dev)
-    x = torch.randn((batch_size, *shape), generator=torch.Generator().manual_seed(seed))
-    x = x.to(dev).contiguous(memory_format=memory_format)
+    x = _batch(batch_size, shape, torch.Generator().manual_seed(seed), dev, memory_format)
     with _threads(num_threads), _cudnn_benchmark(True if dev.type == "cuda" else torch.backends.cudnn.benchmark):
         works = [copy.deepcopy(m).to(dev).to(memory_format=memory_format).eval() for m in (model, reference)]
 
