@@ -5,6 +5,8 @@ For every tensor shape, each of ``--rounds`` rounds times, back to back and in a
 order each round (seeded; so no callable always follows the same one), the copy reference
 (``out.copy_(x)`` into a preallocated buffer: one read, one write) and every variant's forward (eval mode, ``torch.inference_mode``; with
 ``--backward``: train-mode forward + ``torch.autograd.grad`` w.r.t. input and parameters). With
+``--aten``, each variant's forward also runs with ECA's fused C kernel off
+(``ecabench.attention.kernels.eca_cpu.cpu_kernel(False)``: the ATen fast path). With
 ``--plain``, each variant also runs with its CPU fast path switched off
 (``ecabench.attention.fast.fast_path(False)``: the plain reference formulation), so the speed-up is
 measured in the same run. A timing repeats the call L times and divides, L the same for every
@@ -36,6 +38,7 @@ from pathlib import Path
 import torch
 
 from ecabench.attention.fast import fast_path
+from ecabench.attention.kernels.eca_cpu import cpu_kernel, status as kernel_status
 from ecabench.measure.allocator import keep_freed_memory
 from ecabench.registry import ATTENTION
 
@@ -59,7 +62,7 @@ def _loops(fn, min_s: float) -> int:
     return max(1, int(min_s / max(_time(fn, 1), 1e-7)) + 1)
 
 
-def _callables(variants, chw, n, backward, channels_last, plain, device):
+def _callables(variants, chw, n, backward, channels_last, plain, device, aten=False):
     fmt = torch.channels_last if channels_last else torch.contiguous_format
     gen = torch.Generator().manual_seed(0)
     x = torch.randn((n, *chw), generator=gen).to(device).contiguous(memory_format=fmt)
@@ -91,6 +94,12 @@ def _callables(variants, chw, n, backward, channels_last, plain, device):
                 sync()
 
         fns[name] = run
+        if aten and not backward:
+            def run_aten(run=run):
+                with cpu_kernel(False):
+                    run()
+
+            fns[f"{name} (aten)"] = run_aten
         if plain:
             def run_plain(run=run):
                 with fast_path(False):
@@ -101,11 +110,11 @@ def _callables(variants, chw, n, backward, channels_last, plain, device):
 
 
 def measure(variants, shapes, *, batch_size=8, rounds=15, backward=False, channels_last=False, plain=False,
-            device="cpu", min_s=2e-3, log=print) -> dict:
+            aten=False, device="cpu", min_s=2e-3, log=print) -> dict:
     passes = 7 if backward else 3
     out = {}
     for label, chw in shapes:
-        fns = _callables(variants, chw, batch_size, backward, channels_last, plain, device)
+        fns = _callables(variants, chw, batch_size, backward, channels_last, plain, device, aten)
         # One loop count for every callable of a shape (enough for the fastest to last min_s): each
         # timing then pays the cost of coming back to a cache the previous callable used equally.
         common = max(_loops(f, min_s) for f in fns.values())
@@ -160,6 +169,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--backward", action="store_true", help="forward + backward (bound: 7 passes)")
     ap.add_argument("--channels-last", action="store_true")
     ap.add_argument("--plain", action="store_true", help="also time each variant with its fast path off")
+    ap.add_argument("--aten", action="store_true",
+                    help="also time each variant's forward with the fused C kernel off (ECA's ATen fast path)")
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--malloc", choices=["tuned", "default"], default="tuned")
@@ -171,14 +182,15 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'forward+backward' if args.backward else 'forward'}, batch {args.batch_size}, "
           f"{'channels_last' if args.channels_last else 'contiguous'}, {args.device}, threads "
           f"{torch.get_num_threads()}, torch {torch.__version__}, {args.rounds} interleaved rounds, "
-          f"allocator: {allocator}", flush=True)
+          f"allocator: {allocator}, ECA CPU kernel: {kernel_status()}", flush=True)
     result = measure(args.variants, SHAPES[args.shapes], batch_size=args.batch_size, rounds=args.rounds,
                      backward=args.backward, channels_last=args.channels_last, plain=args.plain,
-                     device=args.device)
+                     aten=args.aten, device=args.device)
     print()
     print(table(result))
     if args.json:
         result.update(threads=torch.get_num_threads(), allocator=allocator, torch=torch.__version__,
+                      eca_cpu_kernel=kernel_status(),
                       memory_format="channels_last" if args.channels_last else "contiguous")
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(result, indent=2))

@@ -20,6 +20,10 @@ tests/test_attention_fast.py), but avoids two CPU slow spots found by profiling 
   a channels-last activation with >= 128 channels it is ``avg_pool2d`` (2-3x faster there).
 * nothing else is materialised: the activation is read twice (pool, scale) and written once.
 
+In inference (no autograd) on fp32 contiguous or channels-last input, a fused C kernel does all of
+it in one call when it could be built (:mod:`ecabench.attention.kernels.eca_cpu`; the per-op
+overheads above dominate at small maps such as layer4's 7x7); this ATen path is its fallback.
+
 Under tracing (fvcore's FLOP count, ``torch.jit.trace``), ``torch.compile`` (measured: no faster
 here), TorchScript and on non-CPU devices the module runs the reference formulation, so FLOP
 counts and exported graphs are unchanged; ``with ecabench.attention.fast.fast_path(False):`` (or ``ECABENCH_FAST_ATTENTION=0``)
@@ -35,6 +39,7 @@ from torch import nn
 
 from ecabench.attention.base import is_int, is_number
 from ecabench.attention.fast import fast_path, fast_path_enabled, spatial_mean  # noqa: F401  (re-exported)
+from ecabench.attention.kernels import eca_cpu
 from ecabench.registry import register_attention
 
 
@@ -108,7 +113,8 @@ class ECA(nn.Module):
 
     @torch.jit.unused
     def _forward_fast(self, x: torch.Tensor) -> torch.Tensor:
-        return eca_fast(x, self.conv.weight, self.padding)
+        out = eca_cpu.forward(x, self.conv.weight, self.padding)  # inference: the fused C kernel
+        return out if out is not None else eca_fast(x, self.conv.weight, self.padding)
 
     def resolved_params(self) -> dict:
         return {"k": self.k}

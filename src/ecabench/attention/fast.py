@@ -38,8 +38,8 @@ def fast_path_enabled(x: torch.Tensor) -> bool:
     eager (not traced or compiled), CPU, 4-D."""
     return (
         _FAST_PATH["enabled"]
+        and x.is_cpu  # not x.device.type: building a device object costs ~0.3 us per call
         and x.dim() == 4
-        and x.device.type == "cpu"
         and not torch.jit.is_tracing()
         and not torch.compiler.is_compiling()
     )
