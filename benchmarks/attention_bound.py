@@ -6,7 +6,8 @@ order each round (seeded; so no callable always follows the same one), the copy 
 (``out.copy_(x)`` into a preallocated buffer: one read, one write) and every variant's forward (eval mode, ``torch.inference_mode``; with
 ``--backward``: train-mode forward + ``torch.autograd.grad`` w.r.t. input and parameters). With
 ``--aten``, each variant's forward also runs with ECA's fused C kernel off
-(``ecabench.attention.kernels.eca_cpu.cpu_kernel(False)``: the ATen fast path). With
+(``ecabench.attention.kernels.eca_cpu.cpu_kernel(False)``: the ATen fast path), and ECA's kernel is
+also called directly (``eca_cpu.forward``: its time without the ``nn.Module`` call). With
 ``--plain``, each variant also runs with its CPU fast path switched off
 (``ecabench.attention.fast.fast_path(False)``: the plain reference formulation), so the speed-up is
 measured in the same run. A timing repeats the call L times and divides, L the same for every
@@ -38,6 +39,7 @@ from pathlib import Path
 import torch
 
 from ecabench.attention.fast import fast_path
+from ecabench.attention.kernels import eca_cpu
 from ecabench.attention.kernels.eca_cpu import cpu_kernel, status as kernel_status
 from ecabench.measure.allocator import keep_freed_memory
 from ecabench.registry import ATTENTION
@@ -100,6 +102,14 @@ def _callables(variants, chw, n, backward, channels_last, plain, device, aten=Fa
                     run()
 
             fns[f"{name} (aten)"] = run_aten
+            if name == "eca":  # the C kernel's own time: no nn.Module call, no fallback checks in ECA
+                weight, padding = module.conv.weight, module.padding
+
+                def run_kernel(weight=weight, padding=padding):
+                    with torch.inference_mode():
+                        eca_cpu.forward(x, weight, padding)
+
+                fns["eca (kernel call)"] = run_kernel
         if plain:
             def run_plain(run=run):
                 with fast_path(False):

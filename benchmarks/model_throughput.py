@@ -16,6 +16,7 @@ other processes competing for the cores skew them less than wall-clock figures.
     python benchmarks/model_throughput.py --threads 1 --repeats 9  # one thread: less scheduler noise
     python benchmarks/model_throughput.py --json results/perf/model_throughput.json
     python benchmarks/model_throughput.py --malloc tuned           # glibc keeps freed memory (no page faults)
+    python benchmarks/model_throughput.py --variants none eca eca@aten  # ECA with its C kernel off, too
 
 Batch 8 at 224x224 keeps one ResNet-50 forward at about a second on two CPU cores; use
 ``--device cuda --batch-size 64`` (or more) on a GPU.
@@ -33,6 +34,7 @@ from pathlib import Path
 
 import torch
 
+from ecabench.attention.kernels.eca_cpu import cpu_kernel, status as kernel_status
 from ecabench.measure.allocator import keep_freed_memory
 from ecabench.measure.throughput import cpu_model_name
 from ecabench.models import build_model
@@ -43,6 +45,15 @@ DEFAULT_VARIANTS = ("none", "eca", "se", "cbam")
 def _sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
+
+
+def _kernel_off(model):
+    """``model``'s forward with ECA's fused C kernel off (its ATen fast path), for side-by-side timing."""
+    def forward(x):
+        with cpu_kernel(False):
+            return model(x)
+
+    return forward
 
 
 def _quartiles(values: list[float]) -> tuple[float, float, float]:
@@ -62,10 +73,14 @@ def run(backbone: str = "resnet50", variants: tuple[str, ...] = DEFAULT_VARIANTS
     dev = torch.device(device)
     fmt = torch.channels_last if channels_last else torch.contiguous_format
     torch.manual_seed(seed)
-    models = {}
+    models, forwards = {}, {}
     for v in variants:
-        m = build_model(backbone, v, num_classes=num_classes, in_channels=in_channels)
+        spec, _, mode = v.partition("@")
+        if mode not in ("", "aten"):
+            raise SystemExit(f"variant {v!r}: the only suffix is '@aten' (ECA's fused C kernel off), e.g. eca@aten")
+        m = build_model(backbone, spec, num_classes=num_classes, in_channels=in_channels)
         models[v] = m.eval().to(device=dev, memory_format=fmt)
+        forwards[v] = _kernel_off(models[v]) if mode == "aten" else models[v]
     x = torch.randn(batch_size, in_channels, image_size, image_size, device=dev).contiguous(memory_format=fmt)
     baseline = variants[0]
     wall = {v: [] for v in variants}
@@ -73,12 +88,12 @@ def run(backbone: str = "resnet50", variants: tuple[str, ...] = DEFAULT_VARIANTS
     with torch.inference_mode():
         for v in variants:
             for _ in range(warmup):
-                models[v](x)
+                forwards[v](x)
         _sync(dev)
         for r in range(repeats):
             order = variants[r % len(variants):] + variants[:r % len(variants)]
             for v in order:
-                model = models[v]
+                model = forwards[v]
                 _sync(dev)
                 t0, c0 = time.perf_counter(), time.process_time()
                 for _ in range(iters):
@@ -121,6 +136,7 @@ def run(backbone: str = "resnet50", variants: tuple[str, ...] = DEFAULT_VARIANTS
         "dtype": "float32",
         "torch": torch.__version__,
         "python": platform.python_version(),
+        "eca_cpu_kernel": kernel_status(),
         "samples_images_per_s": wall,
         "samples_images_per_cpu_s": cpu,
         "summary": summary,
@@ -148,7 +164,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--backbone", default="resnet50")
     ap.add_argument("--variants", nargs="+", default=list(DEFAULT_VARIANTS),
-                    help="attention specs; the first is the baseline of the ratios (default: none eca se cbam)")
+                    help="attention specs; the first is the baseline of the ratios (default: none eca se cbam); "
+                         "a spec with the suffix @aten runs with ECA's fused C kernel off")
     ap.add_argument("--batch-size", type=int, default=8)
     ap.add_argument("--image-size", type=int, default=224)
     ap.add_argument("--in-channels", type=int, default=3)
@@ -170,7 +187,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{args.backbone}, batch {args.batch_size}, {args.in_channels}x{args.image_size}x{args.image_size}, "
           f"{args.device}, {'channels_last' if args.channels_last else 'contiguous'}, fp32, "
           f"threads {torch.get_num_threads()}, torch {torch.__version__}; {args.repeats} rounds x {args.iters} "
-          f"forwards per model, order rotating; allocator: {allocator}", flush=True)
+          f"forwards per model, order rotating; allocator: {allocator}; ECA CPU kernel: {kernel_status()}",
+          flush=True)
     result = run(args.backbone, tuple(args.variants), batch_size=args.batch_size, image_size=args.image_size,
                  in_channels=args.in_channels, num_classes=args.num_classes, repeats=args.repeats,
                  iters=args.iters, warmup=args.warmup, device=args.device, channels_last=args.channels_last,

@@ -28,6 +28,7 @@ SHAPES = [
     (2, 300, 9, 9),    # one block + a 44-channel tail
     (2, 100, 5, 5),    # no full block; rows shorter than a vector
     (4, 64, 17, 3),    # odd row length 51
+    (2, 48, 6, 6),     # 3-vector register block
     (1, 8, 32, 32),    # few channels, long rows
     (1, 16, 1, 1),     # 1x1 map: both layouts are the same memory
 ]
@@ -79,8 +80,9 @@ def test_kernel_matches_the_reference(shape, layout, k):
 
 @needs_kernel
 @pytest.mark.parametrize("layout", ["contiguous", "channels_last"])
-def test_streaming_stores_and_threads_give_the_same_numbers(layout, monkeypatch):
-    x, w = _input((4, 512, 12, 12), layout), _weight(5)  # 4*512*144 elements: 2 threads get work
+@pytest.mark.parametrize("shape", [(4, 512, 12, 12), (4, 96, 20, 20)])  # > and <= one register block
+def test_streaming_stores_and_threads_give_the_same_numbers(layout, shape, monkeypatch):
+    x, w = _input(shape, layout), _weight(5)  # >= 2 * GRAIN elements: 2 threads get work
     threads = torch.get_num_threads()
     try:
         torch.set_num_threads(1)
@@ -209,7 +211,7 @@ def test_the_portable_code_paths_match_the_reference(march, tmp_path):
     assert error is None, error
     fn = ctypes.CDLL(str(target)).ecabench_eca_forward
     fn.argtypes = [ctypes.c_void_p] * 3 + [ctypes.c_int64] * 3 + [ctypes.c_int] * 5
-    for shape in [(2, 2048, 7, 7), (2, 300, 9, 9), (4, 64, 17, 3), (1, 8, 32, 32)]:
+    for shape in [(2, 2048, 7, 7), (2, 300, 9, 9), (4, 64, 17, 3), (1, 8, 32, 32), (2, 48, 6, 6)]:
         for layout, channels_last in (("contiguous", 0), ("channels_last", 1)):
             for k in (2, 5):
                 x, w = _input(shape, layout), _weight(k)

@@ -16,6 +16,9 @@
   forward+backward of ECA at (8, 2048, 7, 7) took 3.5 ms instead of 0.5 ms), which is allocator
   policy, not the module. ``ECABENCH_BENCH_MALLOC=default`` keeps glibc's defaults. The choice is
   recorded in every benchmark's ``extra_info["allocator"]``.
+* ECA's fused C kernel (``ecabench.attention.kernels.eca_cpu``) runs in the CPU ``fwd`` benchmarks
+  when it could be built; ``extra_info["eca_cpu_kernel"]`` says whether it did, and
+  ``ECABENCH_CPU_KERNEL=0`` times ECA's ATen fast path instead.
 """
 from __future__ import annotations
 
@@ -24,6 +27,7 @@ import os
 import pytest
 import torch
 
+from ecabench.attention.kernels import eca_cpu
 from ecabench.measure.allocator import keep_freed_memory
 
 
@@ -49,7 +53,8 @@ def bench_env(request):
         torch.set_num_threads(int(threads))
     allocator = _keep_freed_memory() if enabled else "default"
     try:
-        yield {"enabled": enabled, "threads": torch.get_num_threads(), "allocator": allocator}
+        yield {"enabled": enabled, "threads": torch.get_num_threads(), "allocator": allocator,
+               "eca_cpu_kernel": eca_cpu.status()}
     finally:
         torch.set_num_threads(old_threads)
 

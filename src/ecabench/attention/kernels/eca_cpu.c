@@ -31,7 +31,7 @@ static int omp_thread(void) { return 0; }
 #define ECA_NONFINITE 2
 #define ECA_NOMEM 3
 #ifndef BLOCK
-#define BLOCK 256 /* channels per NHWC pooling block: 16 of AVX-512's 32 vector registers */
+#define BLOCK 256 /* channels per NHWC register block: 16 of AVX-512's 32 vector registers */
 #endif
 
 int ecabench_kernel_abi(void) { return 1; }
@@ -206,21 +206,71 @@ static void scale_nchw_flat(const float *restrict x, float *restrict out, const 
 }
 #endif
 
+#if defined(__AVX512F__)
+/* NHWC passes for a block of NQ * 16 channels (NQ = 1..16) with everything per row held in NQ
+ * vector registers: the pool's accumulators, the scale's gate. One function per NQ (the register
+ * arrays need a compile-time size), picked through a table by c / 16. */
+#define UNROLL _Pragma("GCC unroll 16")
+#define DEFINE_NHWC_PASSES(NQ)                                                                   \
+    static void pool_nhwc_##NQ(const float *restrict xi, float *restrict mean, int64_t c,           \
+                               int64_t hw, int64_t j0, float inv) {                              \
+        __m512 acc[NQ];                                                                          \
+        UNROLL for (int q = 0; q < NQ; ++q) acc[q] = _mm512_setzero_ps();                       \
+        for (int64_t p = 0; p < hw; ++p) {                                                       \
+            const float *row = xi + p * c + j0;                                                  \
+            UNROLL for (int q = 0; q < NQ; ++q)                                                  \
+                acc[q] = _mm512_add_ps(acc[q], _mm512_loadu_ps(row + 16 * q));                   \
+        }                                                                                        \
+        const __m512 s = _mm512_set1_ps(inv);                                                    \
+        UNROLL for (int q = 0; q < NQ; ++q)                                                      \
+            _mm512_storeu_ps(mean + j0 + 16 * q, _mm512_mul_ps(acc[q], s));                      \
+    }                                                                                            \
+    static void scale_nhwc_##NQ(const float *restrict x, float *restrict out,                     \
+                                const float *restrict gate, int64_t hw, int64_t lo, int64_t hi,  \
+                                int stream) {                                                    \
+        const int64_t c = 16 * NQ;                                                               \
+        int64_t i = lo / hw, p = lo % hw;                                                        \
+        __m512 g[NQ];                                                                            \
+        UNROLL for (int q = 0; q < NQ; ++q) g[q] = _mm512_loadu_ps(gate + i * c + 16 * q);       \
+        for (int64_t r = lo; r < hi; ++r) {                                                      \
+            const float *xr = x + r * c;                                                         \
+            float *orow = out + r * c;                                                           \
+            if (stream) {                                                                        \
+                UNROLL for (int q = 0; q < NQ; ++q)                                              \
+                    _mm512_stream_ps(orow + 16 * q, _mm512_mul_ps(_mm512_loadu_ps(xr + 16 * q), g[q])); \
+            } else {                                                                             \
+                UNROLL for (int q = 0; q < NQ; ++q)                                              \
+                    _mm512_storeu_ps(orow + 16 * q, _mm512_mul_ps(_mm512_loadu_ps(xr + 16 * q), g[q])); \
+            }                                                                                    \
+            if (++p == hw && r + 1 < hi) {                                                       \
+                p = 0;                                                                           \
+                ++i;                                                                             \
+                UNROLL for (int q = 0; q < NQ; ++q) g[q] = _mm512_loadu_ps(gate + i * c + 16 * q); \
+            }                                                                                    \
+        }                                                                                        \
+    }
+DEFINE_NHWC_PASSES(1) DEFINE_NHWC_PASSES(2) DEFINE_NHWC_PASSES(3) DEFINE_NHWC_PASSES(4)
+DEFINE_NHWC_PASSES(5) DEFINE_NHWC_PASSES(6) DEFINE_NHWC_PASSES(7) DEFINE_NHWC_PASSES(8)
+DEFINE_NHWC_PASSES(9) DEFINE_NHWC_PASSES(10) DEFINE_NHWC_PASSES(11) DEFINE_NHWC_PASSES(12)
+DEFINE_NHWC_PASSES(13) DEFINE_NHWC_PASSES(14) DEFINE_NHWC_PASSES(15) DEFINE_NHWC_PASSES(16)
+
+typedef void (*pool_fn)(const float *restrict, float *restrict, int64_t, int64_t, int64_t, float);
+typedef void (*scale_fn)(const float *restrict, float *restrict, const float *restrict, int64_t, int64_t,
+                         int64_t, int);
+static const pool_fn POOL_NHWC[17] = {NULL, pool_nhwc_1, pool_nhwc_2, pool_nhwc_3, pool_nhwc_4,
+    pool_nhwc_5, pool_nhwc_6, pool_nhwc_7, pool_nhwc_8, pool_nhwc_9, pool_nhwc_10, pool_nhwc_11,
+    pool_nhwc_12, pool_nhwc_13, pool_nhwc_14, pool_nhwc_15, pool_nhwc_16};
+static const scale_fn SCALE_NHWC[17] = {NULL, scale_nhwc_1, scale_nhwc_2, scale_nhwc_3, scale_nhwc_4,
+    scale_nhwc_5, scale_nhwc_6, scale_nhwc_7, scale_nhwc_8, scale_nhwc_9, scale_nhwc_10, scale_nhwc_11,
+    scale_nhwc_12, scale_nhwc_13, scale_nhwc_14, scale_nhwc_15, scale_nhwc_16};
+#endif
+
+/* Means of channels [j0, j0 + width) of one NHWC image. */
 static void pool_nhwc_block(const float *restrict xi, float *restrict mean, int64_t c, int64_t hw,
                             int64_t j0, int64_t width, float inv) {
 #if defined(__AVX512F__)
-    if (width == BLOCK) { /* BLOCK / 16 independent accumulators, kept in registers across the rows */
-        __m512 acc[BLOCK / 16];
-#pragma GCC unroll 16
-        for (int q = 0; q < BLOCK / 16; ++q) acc[q] = _mm512_setzero_ps();
-        for (int64_t p = 0; p < hw; ++p) {
-            const float *row = xi + p * c + j0;
-#pragma GCC unroll 16
-            for (int q = 0; q < BLOCK / 16; ++q) acc[q] = _mm512_add_ps(acc[q], _mm512_loadu_ps(row + 16 * q));
-        }
-        const __m512 s = _mm512_set1_ps(inv);
-#pragma GCC unroll 16
-        for (int q = 0; q < BLOCK / 16; ++q) _mm512_storeu_ps(mean + j0 + 16 * q, _mm512_mul_ps(acc[q], s));
+    if (width % 16 == 0 && width <= BLOCK) {
+        POOL_NHWC[width / 16](xi, mean, c, hw, j0, inv);
         return;
     }
 #endif
@@ -278,6 +328,12 @@ static void scale_pass(const float *restrict x, float *restrict out, const float
                        int64_t n, int64_t c, int64_t hw, int channels_last, int stream, int t, int nt) {
     if (channels_last) { /* work item: one pixel's c channels */
         const int64_t lo = share(n * hw, t, nt), hi = share(n * hw, t + 1, nt);
+#if defined(__AVX512F__)
+        if (c % 16 == 0 && c <= BLOCK && (!stream || ((uintptr_t)out & 63) == 0)) {
+            if (lo < hi) SCALE_NHWC[c / 16](x, out, gate, hw, lo, hi, stream);
+            return;
+        }
+#endif
         int64_t i = lo / hw, p = lo % hw;
         for (int64_t r = lo; r < hi; ++r) {
             scale_row(x + r * c, out + r * c, gate + i * c, c, 1, stream);
