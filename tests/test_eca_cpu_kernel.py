@@ -222,3 +222,12 @@ def test_the_portable_code_paths_match_the_reference(march, tmp_path):
                             channels_last, stream, 2)
                     assert rc == 0
                     torch.testing.assert_close(out, eca_reference(x, w), **TOL)
+
+
+@needs_kernel
+def test_an_unwritable_cache_falls_back_to_a_temporary_folder(tmp_path):
+    blocked = tmp_path / "file"
+    blocked.write_text("not a folder")
+    lib = build.load_library.__wrapped__("eca_cpu", cache=str(blocked / "kernels"))
+    assert lib.lib is not None, lib.reason
+    assert lib.path.parent.name.startswith("ecabench-kernels-")

@@ -7,7 +7,8 @@ without a compiler (or with a failing build) :func:`load_library` says why and t
 their ATen path.
 
 Cache: ``$ECABENCH_KERNEL_CACHE``, else ``$XDG_CACHE_HOME/ecabench/kernels``, else
-``~/.cache/ecabench/kernels``. A library's file name carries a hash of the source, the compiler
+``~/.cache/ecabench/kernels`` (a per-user folder under the system's temporary directory if that
+cannot be written). A library's file name carries a hash of the source, the compiler
 and its version, the flags and this CPU (``-march=native`` code must not run on another CPU that
 shares the home directory). Each build goes to a temporary file that is renamed into place, so
 parallel jobs (Snakemake) never load a half-written library.
@@ -90,6 +91,20 @@ def _cpu_signature() -> str:
     return "\n".join(parts)
 
 
+def _writable(folder: Path) -> Path:
+    """``folder``, created if need be; a per-user temporary folder where that is not possible
+    (read-only home on a cluster node)."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        if os.access(folder, os.W_OK):
+            return folder
+    except OSError:
+        pass
+    fallback = Path(tempfile.gettempdir()) / f"ecabench-kernels-{os.getuid() if hasattr(os, 'getuid') else 'user'}"
+    fallback.mkdir(parents=True, exist_ok=True)
+    return fallback
+
+
 def _compiler_version(cc: str) -> str:
     try:
         out = subprocess.run([cc, "--version"], capture_output=True, text=True, timeout=30)
@@ -100,8 +115,10 @@ def _compiler_version(cc: str) -> str:
 
 def _build(source: Path, target: Path, cc: str, flags: tuple[str, ...]) -> str | None:
     """Compile ``source`` to ``target`` atomically; returns None, or the compiler's complaint."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=target.stem + ".", suffix=".tmp.so", dir=target.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=target.stem + ".", suffix=".tmp.so", dir=target.parent)
+    except OSError as exc:
+        return f"cannot write to {target.parent}: {exc}"
     os.close(fd)
     try:
         proc = subprocess.run([cc, *flags, *COMMON_FLAGS, str(source), "-o", tmp],
@@ -128,7 +145,7 @@ def load_library(name: str, cc: str | None = None, cache: str | None = None) -> 
     cc = cc or find_compiler()
     if cc is None:
         return Library(None, reason="no C compiler found (set CC or install gcc/clang)")
-    folder = Path(cache) if cache else cache_dir()
+    folder = _writable(Path(cache) if cache else cache_dir())
     with resources.as_file(resources.files("ecabench.attention.kernels") / f"{name}.c") as source:
         code = source.read_bytes()
         version = _compiler_version(cc)

@@ -30,20 +30,11 @@ _SWITCH = {"enabled": os.environ.get("ECABENCH_CPU_KERNEL", "1") != "0"}
 # Work below this many elements per thread stays on one thread (as ATen's GRAIN_SIZE): waking a
 # second thread costs more than it saves on small maps.
 GRAIN = 32768
-# Outputs larger than this are written with streaming stores, which skip reading the output's
-# cache lines first: ~1.3x faster on ResNet-50's layer1 map (25.7 MB), slower on cache-sized ones.
-_STREAM_MIN_BYTES_DEFAULT = 8 << 20
-
-
-def _stream_min_bytes() -> int:
-    try:
-        l3 = os.sysconf("SC_LEVEL3_CACHE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        l3 = 0
-    return l3 // 4 if l3 and l3 > 0 else _STREAM_MIN_BYTES_DEFAULT
-
-
-STREAM_MIN_BYTES = _stream_min_bytes()
+# Outputs of at least this many bytes are written with streaming (non-temporal) stores, which do not
+# read the output's cache lines before overwriting them. A fresh output tensor is mostly not in cache,
+# so from ResNet-50's layer3 map (6.4 MB at N=8) up this is 1.1-1.6x faster on the project's machine
+# (AMD EPYC, 1 MiB L2 per core, 32 MiB L3); at layer4's 3.2 MB it is slower (measured: docs/performance.md).
+STREAM_MIN_BYTES = 4 << 20
 
 
 @contextlib.contextmanager
