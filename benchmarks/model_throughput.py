@@ -17,6 +17,7 @@ other processes competing for the cores skew them less than wall-clock figures.
     python benchmarks/model_throughput.py --json results/perf/model_throughput.json
     python benchmarks/model_throughput.py --malloc tuned           # glibc keeps freed memory (no page faults)
     python benchmarks/model_throughput.py --variants none eca eca@aten  # ECA with its C kernel off, too
+    python benchmarks/model_throughput.py --attention-time --variants eca eca@aten se  # ms inside the modules
 
 Batch 8 at 224x224 keeps one ResNet-50 forward at about a second on two CPU cores; use
 ``--device cuda --batch-size 64`` (or more) on a GPU.
@@ -143,6 +144,50 @@ def run(backbone: str = "resnet50", variants: tuple[str, ...] = DEFAULT_VARIANTS
     }
 
 
+def attention_time(backbone: str, variants: tuple[str, ...], *, batch_size: int = 8, image_size: int = 224,
+                   in_channels: int = 3, num_classes: int = 1000, repeats: int = 7, channels_last: bool = False,
+                   seed: int = 0) -> dict:
+    """Time spent inside the attention modules of each variant's network (forward hooks), per forward.
+
+    Steadier than a throughput ratio on a noisy machine: the network's other 95+ % no longer has to
+    be measured twice. If the rest of the network costs the same with and without attention, the
+    throughput ratio to the plain backbone is 1 - attention time / forward time. Rounds interleave
+    the variants (e.g. ``eca`` and ``eca@aten``).
+    """
+    from ecabench.registry import ATTENTION
+
+    kinds = tuple(e.obj for e in ATTENTION.entries() if e.name != "none")
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    torch.manual_seed(seed)
+    x = torch.randn(batch_size, in_channels, image_size, image_size).contiguous(memory_format=fmt)
+    spent = {v: 0.0 for v in variants}
+    runs, starts = {}, {}
+    for v in variants:
+        spec, _, mode = v.partition("@")
+        model = build_model(backbone, spec, num_classes=num_classes, in_channels=in_channels).eval()
+        model = model.to(memory_format=fmt)
+        for module in model.modules():
+            if isinstance(module, kinds):
+                module.register_forward_pre_hook(lambda m, a: starts.__setitem__(m, time.perf_counter()))
+                module.register_forward_hook(
+                    lambda m, a, o, v=v: spent.__setitem__(v, spent[v] + time.perf_counter() - starts[m]))
+        runs[v] = _kernel_off(model) if mode == "aten" else model
+    att = {v: [] for v in variants}
+    total = {v: [] for v in variants}
+    with torch.inference_mode():
+        for v in variants:
+            runs[v](x)
+        for r in range(repeats):
+            for v in variants[r % len(variants):] + variants[:r % len(variants)]:
+                spent[v] = 0.0
+                t0 = time.perf_counter()
+                runs[v](x)
+                total[v].append(time.perf_counter() - t0)
+                att[v].append(spent[v])
+    return {v: {"attention_ms": 1e3 * statistics.median(att[v]), "forward_ms": 1e3 * statistics.median(total[v]),
+                "share": statistics.median([a / t for a, t in zip(att[v], total[v])])} for v in variants}
+
+
 def table(result: dict) -> str:
     base = result["baseline"]
     lines = [
@@ -179,6 +224,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--malloc", choices=["default", "tuned"], default="default",
                     help="tuned: keep freed memory in glibc's heap (no page faults on reuse); default: glibc as is")
     ap.add_argument("--json", type=Path, default=None, help="also write the raw result as JSON here")
+    ap.add_argument("--attention-time", action="store_true",
+                    help="instead of throughput: time inside the attention modules per forward (hooks)")
     args = ap.parse_args(argv)
     allocator = keep_freed_memory() if args.malloc == "tuned" else "default"
 
@@ -189,6 +236,21 @@ def main(argv: list[str] | None = None) -> int:
           f"threads {torch.get_num_threads()}, torch {torch.__version__}; {args.repeats} rounds x {args.iters} "
           f"forwards per model, order rotating; allocator: {allocator}; ECA CPU kernel: {kernel_status()}",
           flush=True)
+    if args.attention_time:
+        shares = attention_time(args.backbone, tuple(v for v in args.variants if v != "none"),
+                                batch_size=args.batch_size, image_size=args.image_size,
+                                in_channels=args.in_channels, num_classes=args.num_classes,
+                                repeats=args.repeats, channels_last=args.channels_last)
+        print("\n| variant | attention ms / forward | forward ms | attention share | implied ratio vs none |")
+        print("|---|---:|---:|---:|---:|")
+        for v, r in shares.items():
+            print(f"| {v} | {r['attention_ms']:.1f} | {r['forward_ms']:.1f} | {100 * r['share']:.2f} % "
+                  f"| {1 - r['share']:.3f} |")
+        if args.json is not None:
+            args.json.parent.mkdir(parents=True, exist_ok=True)
+            args.json.write_text(json.dumps({"attention_time": shares, "allocator": allocator,
+                                             "eca_cpu_kernel": kernel_status()}, indent=2))
+        return 0
     result = run(args.backbone, tuple(args.variants), batch_size=args.batch_size, image_size=args.image_size,
                  in_channels=args.in_channels, num_classes=args.num_classes, repeats=args.repeats,
                  iters=args.iters, warmup=args.warmup, device=args.device, channels_last=args.channels_last,
