@@ -36,7 +36,8 @@ static int omp_thread(void) { return 0; }
 
 int ecabench_kernel_abi(void) { return 1; }
 
-/* Per calling thread, grown on demand and kept (at most 2 * n * c floats): no allocation per call. */
+/* Per calling thread, grown on demand and kept (n * (2c + k - 1) floats: gates and padded means of
+ * the largest call so far): no allocation per call. */
 static float *scratch(size_t count) {
     static __thread float *buf = NULL;
     static __thread size_t cap = 0;
@@ -371,9 +372,9 @@ int ecabench_eca_forward(const float *x, float *out, const float *w, int64_t n, 
         }
 #pragma omp barrier
         if (finite) scale_pass(x, out, gate, n, c, hw, channels_last, stream, t, nt);
-    }
 #if defined(__AVX__)
-    if (stream) _mm_sfence();
+        if (stream) _mm_sfence(); /* this thread's streaming stores are globally visible before we return */
 #endif
+    }
     return finite ? ECA_OK : ECA_NONFINITE;
 }
