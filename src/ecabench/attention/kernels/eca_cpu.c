@@ -27,6 +27,10 @@ static int omp_threads(void) { return 1; }
 static int omp_thread(void) { return 0; }
 #endif
 
+#ifndef SUM16_MAX_HW
+#define SUM16_MAX_HW 128 /* NCHW rows shorter than this are pooled 16 at a time (sum16_rows) */
+#endif
+
 #define ECA_OK 0
 #define ECA_NONFINITE 2
 #define ECA_NOMEM 3
@@ -159,6 +163,46 @@ static void scale_row(const float *restrict x, float *restrict out, const float 
         for (int64_t j = 0; j < len; ++j) out[j] = x[j] * s;
     }
 }
+
+#if defined(__AVX512F__)
+#define PAIR_PS(a, b) _mm512_add_ps(_mm512_unpacklo_ps(a, b), _mm512_unpackhi_ps(a, b))
+#define PAIR_PD(a, b) _mm512_add_ps(                                                             \
+    _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(a), _mm512_castps_pd(b))),            \
+    _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(a), _mm512_castps_pd(b))))
+#define PAIR_128(a, b) _mm512_add_ps(_mm512_shuffle_f32x4(a, b, _MM_SHUFFLE(2, 0, 2, 0)),      \
+                                     _mm512_shuffle_f32x4(a, b, _MM_SHUFFLE(3, 1, 3, 1)))
+
+/* Sums of 16 consecutive NCHW rows of 16 <= hw floats, as one vector (lane r = row r). The block
+ * is hw aligned vectors (it starts on a cache line when the tensor does), read once with aligned
+ * loads; a row boundary inside a vector splits it with a mask. Each row's partial-sum vector is a
+ * short independent chain; a transpose-and-add tree (30 shuffles) then replaces 16 horizontal
+ * reductions. For short rows (7x7: 49 floats) this avoids misaligned, line-splitting row loads. */
+static inline __m512 sum16_rows(const float *restrict block, int64_t hw) {
+    __m512 part[16], cur = _mm512_setzero_ps();
+    int r = 0;
+    int64_t next = hw; /* flat index where row r + 1 starts */
+    for (int64_t f = 0; f < 16 * hw; f += 16) {
+        const __m512 v = _mm512_load_ps(block + f);
+        if (next - f >= 16) {
+            cur = _mm512_add_ps(cur, v);
+            if (next - f == 16) {
+                part[r++] = cur;
+                cur = _mm512_setzero_ps();
+                next += hw;
+            }
+        } else {
+            const __mmask16 lo = (__mmask16)((1u << (next - f)) - 1u);
+            part[r++] = _mm512_mask_add_ps(cur, lo, cur, v);
+            cur = _mm512_maskz_mov_ps((__mmask16)~lo, v);
+            next += hw;
+        }
+    }
+    __m512 w[8], z[4];
+    for (int i = 0; i < 8; ++i) w[i] = PAIR_PS(part[2 * i], part[2 * i + 1]);
+    for (int i = 0; i < 4; ++i) z[i] = PAIR_PD(w[2 * i], w[2 * i + 1]);
+    return PAIR_128(PAIR_128(z[0], z[1]), PAIR_128(z[2], z[3]));
+}
+#endif
 
 /* Sum of one NCHW row (hw contiguous floats). */
 static float row_sum(const float *restrict row, int64_t hw) {
@@ -305,6 +349,19 @@ static void pool_pass(const float *restrict x, float *restrict mean, int64_t n, 
             if (++b == nblocks) { b = 0; ++i; }
         }
     } else {
+#if defined(__AVX512F__)
+        if (c % 16 == 0 && hw >= 16 && hw < SUM16_MAX_HW && ((uintptr_t)x & 63) == 0) { /* item: 16 rows of one image */
+            const int64_t per = c / 16, lo = share(n * per, t, nt), hi = share(n * per, t + 1, nt);
+            const __m512 s = _mm512_set1_ps(inv);
+            int64_t i = lo / per, b = lo % per;
+            for (int64_t item = lo; item < hi; ++item) {
+                _mm512_storeu_ps(mean + i * stride + b * 16,
+                                 _mm512_mul_ps(sum16_rows(x + (i * c + b * 16) * hw, hw), s));
+                if (++b == per) { b = 0; ++i; }
+            }
+            return;
+        }
+#endif
         /* work item: one (image, channel) row */
         const int64_t lo = share(n * c, t, nt), hi = share(n * c, t + 1, nt);
         int64_t i = lo / c, j = lo % c;
@@ -360,21 +417,38 @@ int ecabench_eca_forward(const float *x, float *out, const float *w, int64_t n, 
     if (!gate) return ECA_NOMEM;
     float *padded = gate + n * c; /* image i's means at padded[i * stride + left + j] */
     int finite = 1;
-    (void)threads;
-#pragma omp parallel num_threads(threads > 0 ? threads : 1)
+    threads = threads > 0 ? threads : 1;
+#pragma omp parallel num_threads(threads)
     {
         const int t = omp_thread(), nt = omp_threads();
-        pool_pass(x, padded + left, n, c, hw, stride, channels_last, t, nt);
-#pragma omp barrier
-        if (!gate_pass(padded, gate, w, n, c, stride, k, left, t, nt)) {
+        if (n >= nt) { /* whole images per thread: the scale re-reads an image the pool just brought
+                          into this core's L2 (5-10 % faster at 7x7 and 14x14 than pass by pass) */
+            for (int64_t i = share(n, t, nt); i < share(n, t + 1, nt); ++i) {
+                const int64_t at = i * c * hw;
+                pool_pass(x + at, padded + i * stride + left, 1, c, hw, stride, channels_last, 0, 1);
+                if (!gate_one(padded + i * stride, gate + i * c, w, c, k, left)) {
 #pragma omp atomic write
-            finite = 0;
-        }
-#pragma omp barrier
-        if (finite) scale_pass(x, out, gate, n, c, hw, channels_last, stream, t, nt);
+                    finite = 0;
+                    continue;
+                }
+                scale_pass(x + at, out + at, gate + i * c, 1, c, hw, channels_last, stream, 0, 1);
+            }
 #if defined(__AVX__)
-        if (stream) _mm_sfence(); /* this thread's streaming stores are globally visible before we return */
+            if (stream) _mm_sfence(); /* this thread's streaming stores are visible before we return */
 #endif
+        } else { /* fewer images than threads: each pass split over all threads */
+            pool_pass(x, padded + left, n, c, hw, stride, channels_last, t, nt);
+#pragma omp barrier
+            if (!gate_pass(padded, gate, w, n, c, stride, k, left, t, nt)) {
+#pragma omp atomic write
+                finite = 0;
+            }
+#pragma omp barrier
+            if (finite) scale_pass(x, out, gate, n, c, hw, channels_last, stream, t, nt);
+#if defined(__AVX__)
+            if (stream) _mm_sfence(); /* this thread's streaming stores are visible before we return */
+#endif
+        }
     }
     return finite ? ECA_OK : ECA_NONFINITE;
 }
