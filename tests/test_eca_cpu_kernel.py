@@ -80,9 +80,11 @@ def test_kernel_matches_the_reference(shape, layout, k):
 
 @needs_kernel
 @pytest.mark.parametrize("layout", ["contiguous", "channels_last"])
-@pytest.mark.parametrize("shape", [(4, 512, 12, 12), (4, 96, 20, 20)])  # > and <= one register block
+@pytest.mark.parametrize("shape", [(4, 512, 12, 12), (4, 96, 20, 20), (1, 256, 32, 32)])
 def test_streaming_stores_and_threads_give_the_same_numbers(layout, shape, monkeypatch):
-    x, w = _input(shape, layout), _weight(5)  # >= 2 * GRAIN elements: 2 threads get work
+    """> and <= one register block; whole images per thread (N >= threads) and passes split over
+    threads (N = 1). Every shape has >= 2 * GRAIN elements, so 2 threads get work."""
+    x, w = _input(shape, layout), _weight(5)
     threads = torch.get_num_threads()
     try:
         torch.set_num_threads(1)
