@@ -14,30 +14,41 @@ from typing import Iterator
 import torch
 import torch.nn.functional as F
 
-__all__ = ["fast_path", "fast_path_enabled", "spatial_mean"]
+__all__ = ["Switch", "fast_path", "fast_path_enabled", "spatial_mean"]
 
 
-# The switch behind fast_path(); ECABENCH_FAST_ATTENTION=0 in the environment starts with it off.
-_FAST_PATH = {"enabled": os.environ.get("ECABENCH_FAST_ATTENTION", "1") != "0"}
+class Switch:
+    """An on/off setting read on every call of a fast path: ``env_var=0`` in the environment starts
+    it off; calling it gives a context manager that sets it inside a block and restores it after."""
+
+    def __init__(self, env_var: str):
+        self.env_var = env_var
+        self.enabled = os.environ.get(env_var, "1") != "0"
+
+    @contextlib.contextmanager
+    def __call__(self, enabled: bool = True) -> Iterator[None]:
+        old = self.enabled
+        self.enabled = bool(enabled)
+        try:
+            yield
+        finally:
+            self.enabled = old
 
 
-@contextlib.contextmanager
-def fast_path(enabled: bool = True) -> Iterator[None]:
+_FAST_PATH = Switch("ECABENCH_FAST_ATTENTION")
+
+
+def fast_path(enabled: bool = True) -> contextlib.AbstractContextManager[None]:
     """Turn the attention modules' CPU fast paths on or off inside the block (e.g. to time or check
     the reference formulation side by side); restores the previous setting on exit."""
-    old = _FAST_PATH["enabled"]
-    _FAST_PATH["enabled"] = bool(enabled)
-    try:
-        yield
-    finally:
-        _FAST_PATH["enabled"] = old
+    return _FAST_PATH(enabled)
 
 
 def fast_path_enabled(x: torch.Tensor) -> bool:
     """Whether attention modules may use their CPU fast path for ``x``: switched on (:func:`fast_path`),
     eager (not traced or compiled), CPU, 4-D."""
     return (
-        _FAST_PATH["enabled"]
+        _FAST_PATH.enabled
         and x.is_cpu  # not x.device.type: building a device object costs ~0.3 us per call
         and x.dim() == 4
         and not torch.jit.is_tracing()

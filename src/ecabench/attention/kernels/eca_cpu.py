@@ -16,16 +16,15 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import os
-from typing import Iterator
 
 import torch
 
+from ecabench.attention.fast import Switch
 from ecabench.attention.kernels.build import Library, load_library
 
 __all__ = ["cpu_kernel", "forward", "library", "status"]
 
-_SWITCH = {"enabled": os.environ.get("ECABENCH_CPU_KERNEL", "1") != "0"}
+_SWITCH = Switch("ECABENCH_CPU_KERNEL")
 
 # Work below this many elements per thread stays on one thread (as ATen's GRAIN_SIZE): waking a
 # second thread costs more than it saves on small maps.
@@ -37,16 +36,10 @@ GRAIN = 32768
 STREAM_MIN_BYTES = 4 << 20
 
 
-@contextlib.contextmanager
-def cpu_kernel(enabled: bool = True) -> Iterator[None]:
+def cpu_kernel(enabled: bool = True) -> contextlib.AbstractContextManager[None]:
     """Use the C kernel (when it applies) inside the block, or not: e.g. to time ECA's ATen fast
     path side by side; restores the previous setting on exit."""
-    old = _SWITCH["enabled"]
-    _SWITCH["enabled"] = bool(enabled)
-    try:
-        yield
-    finally:
-        _SWITCH["enabled"] = old
+    return _SWITCH(enabled)
 
 
 def library() -> Library:
@@ -71,7 +64,7 @@ def _kernel():
 
 def status() -> str:
     """One line for run records: whether ECA's CPU inference uses the C kernel, and how it was built."""
-    if not _SWITCH["enabled"]:
+    if not _SWITCH.enabled:
         return "off (ECABENCH_CPU_KERNEL=0 or cpu_kernel(False))"
     lib = library()
     return f"fused C kernel ({lib.describe()})" if lib.lib is not None else lib.describe()
@@ -79,7 +72,7 @@ def status() -> str:
 
 def forward(x: torch.Tensor, weight: torch.Tensor, padding: tuple[int, int]) -> torch.Tensor | None:
     """ECA(x) through the C kernel, or None where it does not apply (module docstring)."""
-    if not _SWITCH["enabled"] or x.dtype != torch.float32 or weight.dtype != torch.float32:
+    if not _SWITCH.enabled or x.dtype != torch.float32 or weight.dtype != torch.float32:
         return None
     if torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad):
         return None
