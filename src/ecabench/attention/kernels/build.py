@@ -149,10 +149,11 @@ def load_library(name: str, cc: str | None = None, cache: str | None = None) -> 
     with resources.as_file(resources.files("ecabench.attention.kernels") / f"{name}.c") as source:
         code = source.read_bytes()
         version = _compiler_version(cc)
+        machine = _cpu_signature()
         errors = []
         for flags in FLAG_SETS:
             key = hashlib.sha256(b"\0".join(
-                [code, cc.encode(), version.encode(), " ".join(flags).encode(), _cpu_signature().encode()]
+                [code, cc.encode(), version.encode(), " ".join(flags).encode(), machine.encode()]
             )).hexdigest()[:16]
             target = folder / f"{name}-{key}.so"
             if not target.exists():
