@@ -108,3 +108,19 @@ def test_shape_preserved_and_backward(cls):
     assert y.shape == x.shape
     y.sum().backward()
     assert x.grad is not None and torch.isfinite(x.grad).all()
+
+
+@pytest.mark.parametrize("cls", [ECA, SE, CBAM])
+def test_modules_are_plain_pytorch_that_torchscript_compiles(cls):
+    """One formulation on every device: TorchScript (which rejects data-dependent fast paths)
+    compiles the module and gives the same numbers."""
+    import warnings
+
+    torch.manual_seed(0)
+    m = cls(16).eval()
+    x = torch.randn(2, 16, 5, 5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # torch.jit.script is deprecated
+        scripted = torch.jit.script(m)
+    with torch.no_grad():
+        torch.testing.assert_close(scripted(x), m(x), rtol=0, atol=0)

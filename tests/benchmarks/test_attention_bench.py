@@ -168,8 +168,7 @@ def test_attention(benchmark, bench_env, device, pass_, fmt, label, chw, name, c
     benchmark.extra_info.update(
         variant=name, pass_=pass_, device=device, shape=list(shape), label=label,
         memory_format="channels_last" if fmt == "nhwc" else "contiguous", dtype="float32",
-        threads=bench_env["threads"], allocator=bench_env["allocator"], bound_passes=passes,
-        eca_cpu_kernel=bench_env["eca_cpu_kernel"],
+        threads=bench_env["threads"], bound_passes=passes,
     )
     if not bench_env["enabled"]:
         return

@@ -52,8 +52,7 @@ def test_model_inference(benchmark, bench_env, device, backbone, size, small, va
         out = benchmark(forward)
     assert out.shape[0] == n and torch.isfinite(out).all()
     benchmark.extra_info.update(variant=variant, backbone=backbone, device=device, batch_size=n,
-                                input_shape=[3, size, size], threads=bench_env["threads"],
-                                allocator=bench_env["allocator"])
+                                input_shape=[3, size, size], threads=bench_env["threads"])
     if not enabled:
         return
     images_per_s = n / benchmark.stats.stats.median

@@ -17,7 +17,7 @@ def saved(tmp_path):
     gb = "cpu fwdbwd resnet50.layer4 nchw (8, 2048, 7, 7)"
     gm = "cpu model resnet50 inference (8, 3, 224, 224)"
     info = dict(pass_="fwd", device="cpu", shape=[8, 2048, 7, 7], label="resnet50.layer4",
-                memory_format="contiguous", threads=1, allocator="default", bound_passes=3)
+                memory_format="contiguous", threads=1, bound_passes=3)
     data = {
         "machine_info": {"cpu": {"brand_raw": "Test CPU", "count": 2}, "python_version": "3.11"},
         "commit_info": {"id": "abc123", "dirty": True},

@@ -1,17 +1,10 @@
-"""SE: Squeeze-and-Excitation (Hu et al., CVPR 2018), as the reference: FC layers with bias.
-
-Eager CPU execution pools with :func:`ecabench.attention.fast.spatial_mean` (``sum`` + ``div_``:
-bitwise ``x.mean((2, 3))`` in value and gradient, but its backward skips materialising
-``grad / (H*W)`` at full size; see docs/performance.md). Tracers (FLOP counts), ``torch.compile``,
-TorchScript and other devices see the plain ``mean``.
-"""
+"""SE: Squeeze-and-Excitation (Hu et al., CVPR 2018), as the reference code writes it: FC layers with bias."""
 from __future__ import annotations
 
 import torch
 from torch import nn
 
 from ecabench.attention.base import check_positive_int
-from ecabench.attention.fast import fast_path_enabled, spatial_mean
 from ecabench.registry import register_attention
 
 
@@ -27,14 +20,8 @@ class SE(nn.Module):
         self.fc2 = nn.Linear(hidden, channels)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not torch.jit.is_scripting():  # TorchScript compiles only the reference branch
-            if fast_path_enabled(x):
-                return self._excite(x, spatial_mean(x))
-        return self._excite(x, x.mean((2, 3)))
-
-    def _excite(self, x: torch.Tensor, pooled: torch.Tensor) -> torch.Tensor:
         n, c = x.shape[:2]
-        w = torch.sigmoid(self.fc2(self.relu(self.fc1(pooled))))
+        w = torch.sigmoid(self.fc2(self.relu(self.fc1(x.mean((2, 3))))))
         return x * w.view(n, c, 1, 1)
 
     @classmethod

@@ -61,12 +61,6 @@ def _cuda_devices() -> list[str]:
     return [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
 
 
-def _eca_cpu_kernel() -> str:
-    from ecabench.attention.kernels import eca_cpu
-
-    return eca_cpu.status()
-
-
 def environment(cwd: str | os.PathLike | None = None) -> dict:
     """Versions, devices and code state, for every run record.
 
@@ -74,9 +68,7 @@ def environment(cwd: str | os.PathLike | None = None) -> dict:
     ``torchvision``, ``fvcore``, ``numpy``, ``ecabench``, ``cuda`` (``torch.version.cuda`` when CUDA
     is usable, else None), ``cuda_build`` (the CUDA version torch was built with, or None),
     ``cudnn`` (int or None), ``cuda_available``, ``device_count``, ``devices`` (CUDA device names),
-    ``cpu_model``, ``cpu_count``, ``num_threads`` (``torch.get_num_threads()``), ``eca_cpu_kernel``
-    (whether ECA's CPU inference runs the fused C kernel and how it was built, or why not: its
-    numbers differ from the ATen path's by fp32 rounding), ``git_commit``,
+    ``cpu_model``, ``cpu_count``, ``num_threads`` (``torch.get_num_threads()``), ``git_commit``,
     ``git_dirty`` (see :func:`git_state`; the checkout is the one containing ``cwd``, default the
     current directory).
     """
@@ -101,7 +93,6 @@ def environment(cwd: str | os.PathLike | None = None) -> dict:
         "cpu_model": _safe(cpu_model_name),
         "cpu_count": _safe(os.cpu_count),
         "num_threads": _safe(lambda: torch.get_num_threads()) if torch is not None else None,
-        "eca_cpu_kernel": _safe(_eca_cpu_kernel),
         "executable": sys.executable,
     }
     info.update(_safe(lambda: git_state(cwd)) or {"git_commit": None, "git_dirty": None})

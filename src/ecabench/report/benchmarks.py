@@ -35,7 +35,7 @@ PASSES = {"fwd": 3, "fwdbwd": 7}
 COLUMNS = [
     "group", "kind", "device", "pass", "label", "memory_format", "shape", "variant", "name", "median_s",
     "min_s", "iqr_s", "rounds", "copy_median_s", "bound_passes", "bound_s", "x_copy", "time_over_bound",
-    "paired_time_over_bound", "images_per_s", "ratio_to_none", "threads", "allocator",
+    "paired_time_over_bound", "images_per_s", "ratio_to_none", "threads",
 ]
 # test ids of tests/benchmarks/test_attention_bench.py: [device-pass-label-format-variant]
 _PARAM_RE = re.compile(
@@ -82,7 +82,6 @@ def _row(bench: dict) -> dict:
         "images_per_s": (info.get("batch_size") / stats["median"]) if info.get("batch_size") and stats.get("median")
         else None,
         "threads": info.get("threads"),
-        "allocator": info.get("allocator"),
     }
 
 
@@ -213,15 +212,13 @@ def render(json_path: str | os.PathLike, fmt: str = "markdown"):
     commit = data.get("commit_info") or {}
     cpu = machine.get("cpu") or {}
     threads = sorted({r["threads"] for r in rows if r["threads"] is not None})
-    allocators = sorted({r["allocator"] for r in rows if r["allocator"]})
     head = [
         f"# Benchmarks ({Path(json_path).name})",
         "",
         f"- taken {data.get('datetime', '?')}, commit {str(commit.get('id', '?'))[:12]}"
         f"{' (dirty)' if commit.get('dirty') else ''}",
         f"- CPU {cpu.get('brand_raw', machine.get('processor', '?'))}, {cpu.get('count', '?')} logical cores; "
-        f"python {machine.get('python_version', '?')}; torch threads {', '.join(map(str, threads)) or '?'}; "
-        f"allocator {'; '.join(allocators) or '?'}",
+        f"python {machine.get('python_version', '?')}; torch threads {', '.join(map(str, threads)) or '?'}",
         "- bound: a gated rescale reads the input at least twice and writes it once (3 passes = 1.5 copies) "
         "for a forward; 7 passes (3.5 copies) for forward + backward. 'x copy' = median / copy median.",
     ]

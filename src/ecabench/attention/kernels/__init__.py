@@ -1,2 +1,0 @@
-"""Compiled CPU kernels for the attention modules' inference fast paths (optional; built on first
-use with the system C compiler, see :mod:`ecabench.attention.kernels.build`)."""
