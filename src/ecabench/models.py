@@ -8,14 +8,16 @@ models (e.g. ``eca`` and ``eca(k=3)`` on ResNet-20) are recognised as one.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 from collections import OrderedDict
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import torch
 from torch import nn
 
+from ecabench.init import build_seeded
 from ecabench.registry import BACKBONES, iter_attention_modules
 from ecabench.specs import VariantSpec, parse_spec, resolve_stage_params
 
@@ -37,22 +39,52 @@ def attention_factory(spec: VariantSpec, num_stages: int, backbone: str) -> Call
 
 
 def build_model(backbone: str, attention: str | dict | VariantSpec = "none", *, num_classes: int = 1000,
-                in_channels: int = 3, **options: Any) -> nn.Module:
-    """Instantiate ``backbone`` with ``attention`` in every block (see DESIGN.md for placement)."""
+                in_channels: int = 3, seed: int | None = None, **options: Any) -> nn.Module:
+    """Instantiate ``backbone`` with ``attention`` in every block (see DESIGN.md for placement).
+
+    ``seed``: initialise with common random numbers (:mod:`ecabench.init`): the backbone's tensors
+    are the same for every attention variant built with that seed. Without it, the weights come
+    from torch's global random state, as any ``nn.Module`` constructor's do.
+    """
     for name, value in (("num_classes", num_classes), ("in_channels", in_channels)):
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+    if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**63):
+        raise ValueError(f"seed must be an integer in [0, 2**63) or None, got {seed!r}")
     spec = parse_spec(attention)
     entry = BACKBONES.entry(backbone)
     factory = attention_factory(spec, entry.meta["num_stages"], backbone)
-    return entry.obj(num_classes=num_classes, in_channels=in_channels, attention=factory, **options)
+
+    def build(attention_factory: Callable[[int, int], nn.Module]) -> nn.Module:
+        return entry.obj(num_classes=num_classes, in_channels=in_channels, attention=attention_factory, **options)
+
+    return build(factory) if seed is None else build_seeded(build, factory, seed)
+
+
+@contextlib.contextmanager
+def skip_weight_init() -> Iterator[None]:
+    """Make ``torch.nn.init.*_`` no-ops inside the block.
+
+    For models built on the meta device: initialisation computes nothing there, yet the first
+    ``normal_`` on a meta tensor imports torch's reference decompositions (1.5-4 s, once per process,
+    which every training job would pay) and later ones cost most of the build time.
+    """
+    names = [n for n in dir(torch.nn.init) if n.endswith("_") and not n.startswith("_")]
+    saved = {n: getattr(torch.nn.init, n) for n in names}
+    try:
+        for n in names:
+            setattr(torch.nn.init, n, lambda tensor, *args, **kwargs: tensor)
+        yield
+    finally:
+        for n, fn in saved.items():
+            setattr(torch.nn.init, n, fn)
 
 
 def describe(backbone: str, attention: str | dict | VariantSpec = "none", *, num_classes: int = 1000,
              in_channels: int = 3, **options: Any) -> dict:
     """Parameter counts and every attention module's resolved settings, grouped by stage."""
     spec = parse_spec(attention)
-    with torch.device("meta"):
+    with torch.device("meta"), skip_weight_init():
         model = build_model(backbone, spec, num_classes=num_classes, in_channels=in_channels, **options)
     modules, all_resolved = [], True
     for name, module in iter_attention_modules(model):
@@ -101,6 +133,16 @@ def describe(backbone: str, attention: str | dict | VariantSpec = "none", *, num
 
 def architecture_id(backbone: str, attention: str | dict | VariantSpec = "none", **kwargs: Any) -> str:
     return describe(backbone, attention, **kwargs)["architecture_id"]
+
+
+def resolved_by_stage(description: dict) -> dict[str, list]:
+    """``{"k": [3, 5, 5, 7]}``: each resolved setting, one value per stage (the stage's first module's)."""
+    resolved: dict[str, list] = {}
+    for stage in description["stages"]:
+        for r in stage["resolved"][:1]:
+            for key, value in r.items():
+                resolved.setdefault(key, []).append(value)
+    return resolved
 
 
 def stage_values(description: dict, key: str) -> list:

@@ -99,18 +99,25 @@ class MobileNetV2(nn.Module):
 
         skip = attention_module_ids(self)
         for m in self.modules():
-            if id(m) in skip:
-                continue
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out")
-                if m.bias is not None:
-                    nn.init.zeros_(m.bias)
-            elif isinstance(m, (nn.BatchNorm2d, nn.GroupNorm)):
-                nn.init.ones_(m.weight)
+            if id(m) not in skip:
+                self.init_module(m)
+
+    @staticmethod
+    def init_module(m: nn.Module) -> bool:
+        """torchvision's init rule for one module; False: the module keeps PyTorch's default."""
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out")
+            if m.bias is not None:
                 nn.init.zeros_(m.bias)
-            elif isinstance(m, nn.Linear):
-                nn.init.normal_(m.weight, 0, 0.01)
-                nn.init.zeros_(m.bias)
+        elif isinstance(m, (nn.BatchNorm2d, nn.GroupNorm)):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.Linear):
+            nn.init.normal_(m.weight, 0, 0.01)
+            nn.init.zeros_(m.bias)
+        else:
+            return False
+        return True
 
     def forward(self, x: Tensor) -> Tensor:
         x = self.features(x)

@@ -128,13 +128,20 @@ class ResNet(nn.Module):
 
         skip = attention_module_ids(self)
         for m in self.modules():
-            if id(m) in skip:
-                continue
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-            elif isinstance(m, (nn.BatchNorm2d, nn.GroupNorm)):
-                nn.init.constant_(m.weight, 1)
-                nn.init.constant_(m.bias, 0)
+            if id(m) not in skip:
+                self.init_module(m)
+
+    @staticmethod
+    def init_module(m: nn.Module) -> bool:
+        """torchvision's init rule for one module; False: the module keeps PyTorch's default."""
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+        elif isinstance(m, (nn.BatchNorm2d, nn.GroupNorm)):
+            nn.init.constant_(m.weight, 1)
+            nn.init.constant_(m.bias, 0)
+        else:
+            return False
+        return True
 
     def _make_layer(
         self,
