@@ -7,7 +7,7 @@ import pytest
 from ecabench import data as data_mod
 from ecabench import experiment
 from ecabench.cli import main
-from ecabench.experiment import make_run_config, measure_architecture, run_experiment
+from ecabench.experiment import make_run_config, run_experiment
 from ecabench.records import RecordError, read_record, run_id, validate
 
 TINY = dict(backbone="resnet20", attention="eca(k=3)", dataset="digits",
@@ -183,16 +183,6 @@ def test_schema_rejects_a_bad_record(tmp_path):
         validate({**record, "status": "great"})
     with pytest.raises(RecordError, match="at metrics/test_top1_pct: 101"):
         validate({**record, "metrics": {**record["metrics"], "test_top1_pct": 101}})
-
-
-def test_measure_architecture_writes_counts_and_throughput(tmp_path):
-    out = tmp_path / "m.json"
-    result = measure_architecture(tiny_config(), out_path=out, device="cpu", batch_size=8, repeats=2, warmup=1,
-                                  min_time_s=0.0, latency_repeats=3)
-    saved = json.loads(out.read_text())
-    assert saved["architecture_id"] == result["architecture_id"]
-    assert saved["metrics"]["inference_images_per_s"] > 0 and saved["metrics"]["macs"] > 0
-    assert saved["measurement"]["device"] == "cpu"
 
 
 @pytest.mark.slow

@@ -19,15 +19,17 @@ from typing import Any
 import torch
 
 from ecabench import data as data_mod
-from ecabench.measure import count_flops, count_params, environment, measure_throughput, paired_inference_ratio
-from ecabench.models import build_model, describe
-from ecabench.records import SCHEMA_VERSION, atomic_write_text, canonical_json, check_writable, run_id, write_record
+from ecabench.measure import count_flops, count_params, environment, measure_throughput
+from ecabench.models import build_model, describe, resolved_by_stage
+from ecabench.records import SCHEMA_VERSION, check_writable, run_id, write_record
 from ecabench.registry import BACKBONES
 from ecabench.specs import parse_spec
 from ecabench.train import TrainConfig, evaluate, resolve_device, seed_everything, train
 
 DATASET_OPTIONS = ("val_size", "subset", "image_size")
 MODEL_OPTIONS = ("small_input", "position")
+# How initial weights are drawn (part of the run id: records made under another protocol are not reused).
+INIT_PROTOCOL = "crn-v1"
 # How a run is executed, not what it computes: excluded from the config (and so from the run id).
 _RUNTIME_TRAIN_KEYS = ("device", "num_threads", "seed")
 
@@ -89,6 +91,7 @@ def make_run_config(*, backbone: str, attention: Any, dataset: str = "fashion-mn
         "dataset": {**ds, "num_classes": num_classes, "in_channels": in_channels},
         "train": recipe,
         "seed": seed,
+        "init": INIT_PROTOCOL,
     }
     # Builds on the meta device: checks per-stage lists and the position before any data is read.
     describe(backbone, spec, num_classes=num_classes or 1000, in_channels=in_channels, **model)
@@ -104,19 +107,17 @@ def input_shape(config: dict) -> tuple[int, int, int]:
 
 
 def _build(config: dict, num_classes: int) -> torch.nn.Module:
+    """The run's model, initialised with common random numbers (the same backbone draw for every
+    variant of a seed: :mod:`ecabench.init`)."""
     return build_model(config["backbone"], config["attention"], num_classes=num_classes,
-                       in_channels=config["dataset"]["in_channels"], **config["model"])
+                       in_channels=config["dataset"]["in_channels"], seed=config["seed"], **config["model"])
 
 
 def _record_base(config: dict, rid: str, num_classes: int) -> dict:
     spec = parse_spec(config["attention"])
     d = describe(config["backbone"], spec, num_classes=num_classes,
                  in_channels=config["dataset"]["in_channels"], **config["model"])
-    resolved: dict = {}
-    for stage in d["stages"]:
-        for r in stage["resolved"][:1]:
-            for key, value in r.items():
-                resolved.setdefault(key, []).append(value)
+    resolved = resolved_by_stage(d)
     return {"schema_version": SCHEMA_VERSION, "run_id": rid, "status": "ok", "error": None,
             "config": config, "spec": str(spec), "spec_id": spec.id,
             "architecture_id": d["architecture_id"], "resolved": resolved}
@@ -196,52 +197,3 @@ def run_experiment(config: dict, *, out_dir: str | Path = "results/runs", device
     if record["status"] == "ok" and not keep_checkpoint:
         ckpt.unlink(missing_ok=True)
     return record
-
-
-PAIRED_SETUP = ("inference_rel_none_rounds", "inference_rel_none_iters")
-PAIRED_OPTIONS = ("batch_size", "dtype", "channels_last", "warmup", "min_time_s", "num_threads", "seed")
-
-
-def measure_architecture(config: dict, *, out_path: str | Path, device: str = "auto", paired: bool = True,
-                         **options: Any) -> dict:
-    """Params, MACs, elementwise FLOPs and throughput of a run config's architecture (untrained).
-
-    ``paired``: also time it back to back with the attention-free backbone (same input, same
-    settings, ``repeats`` alternating rounds) and record ``inference_rel_none``, the throughput
-    ratio the report uses; it is immune to the drift between separately run measurements.
-    """
-    t0 = time.perf_counter()
-    dev = resolve_device(device)
-    num_classes = config["dataset"]["num_classes"] or 1000
-    base = _record_base(config, run_id(config), num_classes)
-    seed_everything(config["seed"])
-    model = _build(config, num_classes)
-    shape = input_shape(config)
-    flops = count_flops(model, shape)
-    tp = measure_throughput(model, shape, device=str(dev), **options)
-    if config["attention"]["name"] == "none":
-        tp.update(inference_rel_none=1.0, inference_rel_none_p25=1.0, inference_rel_none_p75=1.0)
-    elif paired:
-        seed_everything(config["seed"])
-        reference = _build({**config, "attention": {"name": "none"}}, num_classes)
-        tp.update(paired_inference_ratio(model, reference, shape, device=str(dev),
-                                         rounds=options.get("repeats", 7),
-                                         **{k: options[k] for k in PAIRED_OPTIONS if k in options}))
-    result = {
-        "architecture_id": base["architecture_id"],
-        "backbone": config["backbone"],
-        "spec": base["spec"],
-        "spec_id": base["spec_id"],
-        "resolved": base["resolved"],
-        "input_shape": list(shape),
-        "metrics": {**count_params(model), "macs": flops["macs"], "elementwise_flops": flops["elementwise_flops"],
-                    **{k: v for k, v in tp.items() if k.startswith(("inference_", "train_", "latency_", "peak_"))
-                       and not isinstance(v, (list, tuple)) and k not in PAIRED_SETUP}},
-        "measurement": {k: v for k, v in tp.items() if k in (
-            "device", "device_name", "batch_size", "dtype", "memory_format", "threads", "repeats", "warmup",
-            *PAIRED_SETUP)},
-        "environment": environment(),
-        "measure_time_s": time.perf_counter() - t0,
-    }
-    atomic_write_text(out_path, json.dumps(json.loads(canonical_json(result)), indent=2) + "\n")
-    return result

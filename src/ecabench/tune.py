@@ -922,7 +922,7 @@ def build_objective(task: Mapping, bundle, *, device: str = "auto", num_threads:
                                      "num_threads": num_threads})
         seed_everything(config["seed"])
         model = build_model(config["backbone"], config["attention"], num_classes=bundle.num_classes,
-                            in_channels=config["dataset"]["in_channels"], **config["model"])
+                            in_channels=config["dataset"]["in_channels"], seed=config["seed"], **config["model"])
         curve: list[float] = []
 
         def on_epoch_end(record: dict) -> None:
