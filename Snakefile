@@ -31,6 +31,8 @@ from ecabench.workflow import (
     PlanError,
     build_plan,
     canonical,
+    cores_per_thread,
+    measure_job_config,
     measure_options,
     plan_json,
     plugin_path_env,
@@ -64,17 +66,31 @@ def res(rule_name, key):
     return section.get(key, _RESOURCE_DEFAULTS[rule_name][key])
 
 
+def local_cores():
+    """--cores of a local run; None under a remote executor (SLURM), where each job has its own allocation."""
+    try:
+        return workflow.cores
+    except WorkflowError:
+        return None
+
+
+# Snakemake cores a job claims per torch thread: with --cores 8 on a 2-CPU machine each busy thread
+# claims 4, so no more busy threads run than the machine has CPUs (ecabench.workflow.cores_per_thread).
+CORES_PER_THREAD = cores_per_thread(local_cores())
+
+
+def train_cores(wildcards):
+    return res("train", "threads") * CORES_PER_THREAD
+
+
 def all_cores(wildcards):
     """Every core this Snakemake instance may use: a measure job never shares the machine.
 
     Locally, a job's threads count against --cores, so a job holding all of them runs alone.
-    Under a remote executor without --cores (SLURM) each job gets its own allocation instead; the
-    slurm profile adds `--exclusive` for measure jobs, and the thread count comes from the config.
+    Under a remote executor (SLURM) each job gets its own allocation instead; the slurm profile
+    adds `--exclusive` for measure jobs, and the thread count comes from the config.
     """
-    try:
-        return workflow.cores
-    except WorkflowError:
-        return res("measure", "threads")
+    return local_cores() or res("measure", "threads")
 
 
 def run_config(wildcards):
@@ -82,7 +98,7 @@ def run_config(wildcards):
 
 
 def measure_config(wildcards):
-    return canonical(PLAN["measurements"][wildcards.measure_id]["config"])
+    return canonical(measure_job_config(PLAN["measurements"][wildcards.measure_id]))
 
 
 MEASURE_OPTIONS = canonical(measure_options(config))
@@ -134,7 +150,8 @@ rule train:
         record=f"{RESULTS}/runs/{{run_id}}.json",
     params:
         config=run_config,
-    threads: res("train", "threads")
+        torch_threads=res("train", "threads"),
+    threads: train_cores
     resources:
         mem_mb=res("train", "mem_mb"),
         runtime=res("train", "runtime"),
@@ -143,8 +160,9 @@ rule train:
         "runners/train.py"
 
 
-# Params, MACs, elementwise FLOPs and throughput, once per architecture and input size (not per
-# seed). threads = all cores: no other job runs beside it, so the timings are clean.
+# Params, MACs, elementwise FLOPs and throughput of every architecture on one (backbone, input),
+# timed together in alternating rounds (not per seed). threads = all cores: no other job runs
+# beside it, so the timings are clean.
 rule measure:
     output:
         f"{RESULTS}/measure/{{measure_id}}.json",
@@ -176,12 +194,34 @@ rule aggregate:
         "runners/aggregate.py"
 
 
+# The suite's own counts of the ImageNet models in the ECA paper's Table 3 (for the report's
+# comparison): a job of its own, so it runs beside the training runs.
+rule paper_counts:
+    output:
+        f"{RESULTS}/paper_counts.json",
+    params:
+        torch_threads=1,
+        reference=lambda wildcards: str((config.get("report") or {}).get("reference_csv")),
+    threads: CORES_PER_THREAD
+    priority: 10  # start it beside the first training runs, not after the last
+    script:
+        "runners/paper_counts.py"
+
+
+PAPER_COUNTS = (
+    [f"{RESULTS}/paper_counts.json"]
+    if (config.get("report") or {}).get("paper_comparison", True)
+    else []
+)
+
+
 rule report:
     input:
         summary=f"{RESULTS}/summary.parquet",
         curves=f"{RESULTS}/summary_curves.parquet",
         meta=f"{RESULTS}/summary_meta.json",
         plan=f"{RESULTS}/plan.json",
+        paper_counts=PAPER_COUNTS,
         tuning=[f"{TUNE_REPORTS}/{t}.{ext}" for t in TUNE_PLAN["studies"] for ext in ("md", "html")],
     output:
         html=f"{REPORTS}/index.html",

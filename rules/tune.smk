@@ -80,11 +80,12 @@ rule tune_worker:
         f"{TUNE_RESULTS}/{{tune}}/{{variant}}/worker{{worker}}.json",
     params:
         task=_tune_task,
+        torch_threads=_tune_res("threads"),
     wildcard_constraints:
         tune="[A-Za-z0-9_-]+",
         variant="[A-Za-z0-9_-]+",
         worker="[0-9]+",
-    threads: _tune_res("threads")
+    threads: _tune_res("threads") * CORES_PER_THREAD
     resources:
         mem_mb=_tune_res("mem_mb"),
         runtime=_tune_res("runtime"),
@@ -117,11 +118,12 @@ rule tune_evaluate:
         f"{TUNE_RESULTS}/{{tune}}/{{variant}}/evaluate/seed{{seed}}.json",
     params:
         results=config.get("results_dir", "results").rstrip("/"),
+        torch_threads=_tune_res("threads"),
     wildcard_constraints:
         tune="[A-Za-z0-9_-]+",
         variant="[A-Za-z0-9_-]+",
         seed="[0-9]+",
-    threads: _tune_res("threads")
+    threads: _tune_res("threads") * CORES_PER_THREAD
     resources:
         mem_mb=_tune_res("mem_mb"),
         runtime=_tune_res("runtime"),

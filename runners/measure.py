@@ -1,8 +1,9 @@
-"""Snakemake rule ``measure``: one architecture at one input size -> ``results/measure/<id>.json``.
+"""Snakemake rule ``measure``: every architecture of one (backbone, input) -> ``results/measure/<id>.json``.
 
-Params, MACs, elementwise FLOPs and throughput (ecabench.experiment.measure_architecture). The rule
-holds every core, so nothing else runs beside it. A variant that cannot be measured is written as
-a failed measurement instead of stopping the sweep (ecabench.workflow.measure_safely).
+Params, MACs, elementwise FLOPs and throughput timed in alternating rounds
+(ecabench.measurement.measure_group). The rule holds every core, so nothing else runs beside it, and
+times with as many torch threads as the machine has CPUs (at most what the rule was granted); the
+file records that count. A failure is written as a failed measurement instead of stopping the sweep.
 """
 import json
 

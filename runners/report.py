@@ -1,7 +1,8 @@
 """Snakemake rule ``report``: summary tables + plan -> reports/index.html and reports/index.md.
 
-Tables, figures and the paper comparison: see ecabench.report.build_report. Options come from the
-config's ``report`` section (reference_csv, paper_comparison, metric, title).
+Tables, figures and the paper comparison (the suite's counts from the ``paper_counts`` job): see
+ecabench.report.build_report. Options come from the config's ``report`` section (reference_csv,
+paper_comparison, metric, title).
 """
 from pathlib import Path
 
@@ -15,5 +16,6 @@ build_report(
     config=dict(snakemake.config),
     curves_path=snakemake.input.curves,
     meta_path=snakemake.input.meta,
+    paper_counts=snakemake.input.paper_counts[0] if snakemake.input.paper_counts else None,
     **(snakemake.config.get("report") or {}),
 )

@@ -14,7 +14,7 @@ from ecabench.workflow import dataset_runtime, torch_threads
 
 snakemake = globals()["snakemake"]  # injected by Snakemake's script directive
 run_config = json.loads(snakemake.params.config)
-torch.set_num_threads(torch_threads(snakemake.threads))
+torch.set_num_threads(torch_threads(snakemake.params.torch_threads))
 run_experiment(
     run_config,
     out_dir=Path(snakemake.output.record).parent,

@@ -49,8 +49,20 @@ def test_bad_spec_is_one_line_error_exit_2(capsys):
 def test_measure_counts_only(capsys):
     assert main(["measure", "se", "--backbone", "resnet20", "--input", "3x32x32", "--num-classes", "10",
                  "--no-throughput", "--json"]) == 0
+    (d,) = json.loads(capsys.readouterr().out)["architectures"]
+    assert d["spec"] == "se" and d["params_attention"] > 0 and d["macs"] > 0 and d["elementwise_flops"] > 0
+
+
+def test_measure_times_several_specs_in_alternating_rounds(capsys):
+    assert main(["measure", "none", "eca", "se", "--backbone", "resnet20", "--input", "1x8x8", "--num-classes", "10",
+                 "--batch-size", "2", "--rounds", "3", "--threads", "1", "--json"]) == 0
     d = json.loads(capsys.readouterr().out)
-    assert d["params_attention"] > 0 and d["macs"] > 0 and d["elementwise_flops"] > 0
+    assert [a["spec"] for a in d["architectures"]] == ["none", "eca", "se"]
+    rows = {r["key"]: r for r in d["rows"]}
+    assert rows["none"]["rel"] == 1.0 and rows["eca"]["rel_ci_low"] <= rows["eca"]["rel"] <= rows["eca"]["rel_ci_high"]
+    assert d["setup"]["reference"] == "none" and d["setup"]["threads"] == 1 and d["setup"]["rounds"] == 3
+    assert main(["measure", "none", "eca", "--backbone", "resnet20", "--implementations", "jit"]) == 2
+    assert "unknown implementation 'jit'" in capsys.readouterr().err
 
 
 def test_measure_bad_input_shape(capsys):

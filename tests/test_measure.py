@@ -431,31 +431,67 @@ class _Sleeper(torch.nn.Module):
         return x * self.scale
 
 
-def test_paired_ratio_times_model_against_reference():
-    from ecabench.measure import paired_inference_ratio
+def test_interleaved_returns_one_ratio_with_ci_per_architecture():
+    from ecabench.measure import measure_interleaved
 
-    r = paired_inference_ratio(_Sleeper(0.008), _Sleeper(0.002), (3, 4, 4), batch_size=2, warmup=1, rounds=4,
-                               min_time_s=0.0)
-    assert len(r["inference_rel_none_samples"]) == r["inference_rel_none_rounds"] == 4
-    assert r["inference_rel_none_p25"] <= r["inference_rel_none"] <= r["inference_rel_none_p75"]
+    models = {"ref": _Sleeper(0.002), "slow": _Sleeper(0.008), "same": _Sleeper(0.002)}
+    r = measure_interleaved(models, (3, 4, 4), reference="ref", batch_size=2, warmup=1, rounds=7, min_time_s=0.0,
+                            num_threads=1)
+    rows = {row["key"]: row for row in r["rows"]}
+    assert set(rows) == set(models) and len(r["rows"]) == 3
+    for row in rows.values():
+        assert row["implementation"] == "eager" and row["mode"] == "inference"
+        assert len(row["rel_samples"]) == len(row["images_per_s_samples"]) == 7
+        assert row["rel_ci_low"] <= row["rel"] <= row["rel_ci_high"]
+        assert row["images_per_s_ci_low"] <= row["images_per_s"] <= row["images_per_s_ci_high"]
+    assert rows["ref"]["rel"] == rows["ref"]["rel_ci_low"] == rows["ref"]["rel_ci_high"] == 1.0
     # 4x the time per forward -> about a quarter of the images/s (sleep overshoot only pushes it up)
-    assert 0.1 < r["inference_rel_none"] < 0.6
-    with pytest.raises(TypeError, match="reference must be an nn.Module"):
-        paired_inference_ratio(_Sleeper(0.0), "resnet", (3, 4, 4))
+    assert 0.1 < rows["slow"]["rel"] < 0.6
+    assert 0.8 < rows["same"]["rel"] < 1.25
+    assert r["setup"]["threads"] == 1 and r["setup"]["rounds"] == 7 and r["setup"]["reference"] == "ref"
+    assert r["setup"]["implementations"] == ["eager"] and r["setup"]["timer"] == "time.perf_counter"
 
 
-def test_measure_architecture_records_the_paired_ratio(tmp_path):
-    from ecabench.experiment import make_run_config, measure_architecture
+def test_interleaved_times_every_implementation_and_mode_alike():
+    from ecabench.measure import measure_interleaved
+    from ecabench.models import build_model
 
-    opts = dict(device="cpu", batch_size=4, warmup=1, repeats=3, min_time_s=0.0, train=False, latency=False)
-    eca = measure_architecture(make_run_config(backbone="resnet20", attention="eca", dataset="digits"),
-                               out_path=tmp_path / "eca.json", **opts)
-    m = eca["metrics"]
-    assert m["inference_rel_none_p25"] <= m["inference_rel_none"] <= m["inference_rel_none_p75"]
-    assert eca["measurement"]["inference_rel_none_rounds"] == 3
-    none = measure_architecture(make_run_config(backbone="resnet20", attention="none", dataset="digits"),
-                                out_path=tmp_path / "none.json", **opts)
-    assert none["metrics"]["inference_rel_none"] == 1.0
-    unpaired = measure_architecture(make_run_config(backbone="resnet20", attention="se", dataset="digits"),
-                                    out_path=tmp_path / "se.json", paired=False, **opts)
-    assert "inference_rel_none" not in unpaired["metrics"]
+    models = {s: build_model("resnet20", s, num_classes=10, in_channels=1, seed=0) for s in ("none", "eca")}
+    before = {k: [p.detach().clone() for p in m.parameters()] for k, m in models.items()}
+    r = measure_interleaved(models, (1, 8, 8), batch_size=2, warmup=1, rounds=3, min_time_s=0.0,
+                            implementations=["eager", "compile"], modes=["inference", "train"], num_threads=1)
+    got = {(row["implementation"], row["mode"], row["key"]) for row in r["rows"]}
+    assert got == {(i, m, k) for i in ("eager", "compile") for m in ("inference", "train") for k in models}
+    assert all(row["images_per_s"] > 0 and row["peak_memory_mb"] is None for row in r["rows"])  # CPU: no peak
+    assert r["setup"]["implementations"] == ["eager", "compile"] and r["setup"]["modes"] == ["inference", "train"]
+    for k, m in models.items():  # the callers' models are untouched (training ran on copies)
+        assert all(torch.equal(a, b) for a, b in zip(before[k], m.parameters()))
+
+
+@pytest.mark.parametrize("kwargs, needle", [
+    (dict(implementations=["jit"]), "unknown implementation 'jit'; allowed: eager, compile"),
+    (dict(modes=["inference", "inference"]), "modes lists a value twice"),
+    (dict(reference="nope"), "reference 'nope' is not one of the models: a"),
+    (dict(rounds=0), "rounds must be an integer >= 1, got 0"),
+    (dict(dtype="float16"), "dtype must be one of float32, bfloat16"),
+])
+def test_interleaved_rejects_bad_options_before_timing(kwargs, needle):
+    from ecabench.measure import measure_interleaved
+
+    with pytest.raises(ValueError) as info:
+        measure_interleaved({"a": _Sleeper(10.0)}, (3, 4, 4), **kwargs)
+    assert needle in str(info.value)
+
+
+def test_median_ci_is_the_order_statistic_interval():
+    from scipy import stats as st
+
+    from ecabench.measure.interleaved import median_ci
+
+    x = [0.91, 0.95, 0.93, 0.97, 0.90, 0.99, 0.94, 0.92, 0.96, 0.98, 0.89, 1.00, 0.88, 0.95, 0.93]
+    med, lo, hi = median_ci(x)
+    assert med == pytest.approx(0.94)
+    ci = st.quantile_test(x, q=med, p=0.5).confidence_interval(0.95)
+    assert (lo, hi) == (ci.low, ci.high)
+    srt = sorted(x)
+    assert (lo, hi) == (srt[3], srt[11])  # 15 samples: the 4th and 12th order statistics cover >= 95%

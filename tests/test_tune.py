@@ -418,8 +418,7 @@ def test_full_workflow_puts_the_tuned_evaluations_in_the_main_report(tmp_path):
 
     _write_study(tmp_path, {**TINY_STUDY, "budget": 2})
     config = {**_config(tmp_path), "seeds": [0, 1],
-              "measure": {"device": "cpu", "batch_size": 8, "warmup": 1, "repeats": 2, "min_time_s": 0.01,
-                          "latency_repeats": 2},
+              "measure": {"device": "cpu", "batch_size": 8, "warmup": 1, "rounds": 3, "min_time_s": 0.01},
               "report": {"paper_comparison": False}}
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(tmp_path),

@@ -73,7 +73,8 @@ def test_grid_and_variants_expand_with_baseline_first(tmp_path):
     assert study["specs"] == ["none", "se", "eca(k=1)", "eca(k=5)"]
     assert study["baseline"] == "none"
     assert len(plan["runs"]) == 4 * 2 and len(study["runs"]) == 8
-    assert len(plan["measurements"]) == 4  # once per architecture, not per seed
+    (m,) = plan["measurements"].values()  # one measure job per backbone and input, not per seed
+    assert len(m["architectures"]) == 4
     by_spec = study_runs(plan, "s")
     assert by_spec["eca(k=5)"]["k_per_stage"] == [5, 5, 5]
     assert by_spec["eca(k=5)"]["params"]["k"] == 5
@@ -174,10 +175,18 @@ def test_config_can_narrow_a_study_grid(tmp_path):
 def test_default_config_plan(tmp_path):
     plan = build_plan(default_config(), workdir=ROOT, basedir=ROOT, results_dir=tmp_path)
     assert set(plan["studies"]) == {"eca_kernel", "eca_gamma_b", "eca_odd_rule", "attention_zoo"}
-    n_seeds = len(plan["seeds"])
+    n_seeds = max(len(s["seeds"]) for s in plan["studies"].values())
     archs = {r["architecture_id"] for r in plan["runs"].values()}
-    assert len(plan["runs"]) == len(archs) * n_seeds
-    assert len(plan["measurements"]) == len(archs)
+    seeds_of: dict = {}
+    for study in plan["studies"].values():  # a run is (architecture, seed), shared by every study that lists it
+        assert len(study["runs"]) == len({r["architecture_id"] for r in study["runs"]}) * len(study["seeds"])
+        for r in study["runs"]:
+            seeds_of.setdefault(r["architecture_id"], set()).add(r["seed"])
+    assert len(plan["runs"]) == sum(len(v) for v in seeds_of.values())
+    (m,) = plan["measurements"].values()  # one backbone, one input: one measure job for every architecture
+    assert set(m["architectures"]) == archs
+    # the headline study has the seeds its precision target needs (docs/statistics.md)
+    assert len(plan["studies"]["attention_zoo"]["seeds"]) >= 4
     # fewer runs than (specs listed in all studies) x seeds: aliases and shared runs are deduplicated
     listed = sum(len(s["specs"]) for s in plan["studies"].values())
     assert len(plan["runs"]) < listed * n_seeds
@@ -268,12 +277,23 @@ def test_dataset_runtime_options_are_not_part_of_the_run(tmp_path):
         assert dataset_runtime(two, run["config"])["data_root"] == expected
 
 
+def test_one_measure_job_per_backbone_and_input_holds_every_architecture(tmp_path):
+    plan = plan_for(tmp_path, tiny_config(studies=["s", "t"]), s="variants: [eca, 'eca(k=5)']\n",
+                    t="baseline: se\nvariants: [cbam]\n")
+    (m,) = plan["measurements"].values()
+    specs = {a["spec"] for a in m["architectures"].values()}
+    assert specs == {"none", "eca", "eca(k=5)", "se", "cbam"}  # the plain backbone is always the reference
+    assert m["architectures"][m["reference"]]["spec"] == "none"
+    assert sorted(m["runs"]) == sorted(plan["runs"]) and all(r["measure_id"] == m["measure_id"]
+                                                              for r in plan["runs"].values())
+    assert re.fullmatch(r"[0-9a-f]{16}_1x8x8", m["measure_id"])
+
+
 def test_a_variant_that_cannot_be_measured_is_recorded_not_raised(tmp_path):
     from torch import nn
 
-    from ecabench.experiment import make_run_config
     from ecabench.registry import ATTENTION, register_attention
-    from ecabench.workflow import measure_safely
+    from ecabench.workflow import measure_job_config, measure_safely
 
     @register_attention("wf_broken")
     class Broken(nn.Module):
@@ -284,13 +304,19 @@ def test_a_variant_that_cannot_be_measured_is_recorded_not_raised(tmp_path):
             raise RuntimeError("no forward today")
 
     try:
-        cfg = make_run_config(backbone="resnet20", attention="wf_broken", dataset="digits")
+        plan = plan_for(tmp_path, tiny_config(), s="variants: [wf_broken, eca]\n")
+        (group,) = plan["measurements"].values()
         out = tmp_path / "m.json"
-        result = measure_safely(cfg, out_path=out, device="cpu", batch_size=2, warmup=0, repeats=1,
-                                min_time_s=0.001, latency_repeats=1)
-        assert result["status"] == "failed" and "no forward today" in result["error"]
+        result = measure_safely(measure_job_config(group), out_path=out, device="cpu", batch_size=2, warmup=0,
+                                rounds=3, min_time_s=0.0, num_threads=1)
         written = json.loads(out.read_text())
-        assert written["metrics"] == {} and written["architecture_id"]
+        assert written == json.loads(json.dumps(result))
+        by_spec = {a["spec"]: a for a in written["architectures"].values()}
+        assert by_spec["wf_broken"]["status"] == "failed" and "no forward today" in by_spec["wf_broken"]["error"]
+        assert by_spec["eca"]["status"] == by_spec["none"]["status"] == "ok" and written["status"] == "ok"
+        timed = {row["architecture_id"] for row in written["throughput"]}
+        assert {by_spec[s]["spec"] for s in ("eca", "none")} == {written["architectures"][a]["spec"] for a in timed}
+        assert written["setup"]["threads"] == 1
     finally:
         ATTENTION.unregister("wf_broken")
 
@@ -398,7 +424,7 @@ def test_dry_run_paper_config(snakemake_runs):
     assert rc == 0, out[-3000:]
     counts = _job_counts(out)
     assert counts["train"] >= 3 * 2 * 3 * 20  # 3 seeds x 2 datasets x 3 backbones x ~20+ architectures
-    assert counts["measure"] * 3 == counts["train"]  # one measurement per architecture, 3 seeds each
+    assert counts["measure"] == 2 * 3  # one measure job per (dataset, backbone): all its architectures together
     assert "gpu=1" in out
 
 
@@ -467,8 +493,8 @@ def test_end_to_end_tiny_sweep(tmp_path):
     (tmp_path / "plugins").mkdir()
     (tmp_path / "plugins" / "nan_attention.py").write_text(NAN_PLUGIN)
     cfg = tiny_config(studies=["tiny"], plugins=["plugins"],
-                      measure={"device": "cpu", "batch_size": 16, "warmup": 1, "repeats": 2,
-                               "min_time_s": 0.01, "latency_repeats": 3},
+                      measure={"device": "cpu", "batch_size": 16, "warmup": 1, "rounds": 3,
+                               "min_time_s": 0.01},
                       report={"paper_comparison": False})
     (tmp_path / "tiny.yaml").write_text(yaml.safe_dump(cfg))
 
@@ -476,8 +502,8 @@ def test_end_to_end_tiny_sweep(tmp_path):
     assert done.returncode == 0, done.stderr[-5000:]
 
     plan = json.loads((tmp_path / "results" / "plan.json").read_text())
-    # none, eca (= eca(k=3)), se, wf_nan: 4 architectures x 2 seeds
-    assert len(plan["runs"]) == 8 and len(plan["measurements"]) == 4
+    # none, eca (= eca(k=3)), se, wf_nan: 4 architectures x 2 seeds, timed together in one measure job
+    assert len(plan["runs"]) == 8 and len(plan["measurements"]) == 1
     import pandas as pd
 
     summary = pd.read_csv(tmp_path / "results" / "summary.csv")
@@ -499,7 +525,7 @@ def test_end_to_end_tiny_sweep(tmp_path):
     again = _run(tmp_path, "-n", "--cores", "2", "--configfile", str(tmp_path / "tiny.yaml"))
     assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr
 
-    # one more variant: only its own runs and measurement, then the tables and the report
+    # one more variant: only its own runs, the measure job (its set of architectures changed), the tables, the report
     write_studies(tmp_path, tiny="""
         title: tiny
         kind: zoo

@@ -62,20 +62,19 @@ from ecabench.records import RecordError, validate
 
 COLUMNS = [
     "study", "run_id", "backbone", "dataset", "variant", "spec", "spec_id", "architecture_id", "seed",
-    "status", "metric", "value", "unit", "source", "k_per_stage", "k_param", "gamma", "b", "odd",
-    "aliases", "error", "device",
+    "status", "metric", "value", "unit", "source", "implementation", "k_per_stage", "k_param", "gamma", "b",
+    "odd", "aliases", "error", "device",
 ]
 CURVE_COLUMNS = ["run_id", "backbone", "dataset", "variant", "spec", "spec_id", "seed", "status", "epoch",
                  "metric", "value"]
 
-MEASURE_METRICS = (
-    "inference_images_per_s", "inference_images_per_s_iqr", "train_images_per_s", "train_images_per_s_iqr",
-    "latency_b1_p50_ms", "latency_b1_p95_ms", "latency_b1_mean_ms", "peak_memory_mb",
-    "peak_memory_inference_mb", "peak_memory_train_mb", "process_max_rss_mb",
-)
-# how a measurement was taken, not what it measured (kept in the meta file, not as metric rows)
-_SETUP_KEYS = frozenset({"latency_repeats", "repeats", "warmup", "batch_size", "threads", "min_time_s",
-                         "iters_per_repeat_inference", "iters_per_repeat_train", "cudnn_benchmark"})
+# Per (architecture, implementation, mode) throughput rows of a measure job -> metric names
+# (``{mode}_images_per_s``, ``{mode}_rel_none`` ... with mode inference or train).
+THROUGHPUT_FIELDS = {
+    "images_per_s": "images_per_s", "images_per_s_p25": "images_per_s_p25", "images_per_s_p75": "images_per_s_p75",
+    "images_per_s_ci_low": "images_per_s_ci_low", "images_per_s_ci_high": "images_per_s_ci_high",
+    "rel": "rel_none", "rel_ci_low": "rel_none_ci_low", "rel_ci_high": "rel_none_ci_high",
+}
 # shared by measurement files and run records: the record's value is authoritative
 _STATIC_METRICS = ("params_total", "params_attention", "macs", "elementwise_flops")
 from ecabench.report.layout import DEFAULT_STUDY, AggregateWarning, load_plan  # noqa: E402  (light, no pandas)
@@ -192,7 +191,7 @@ def load_records(run_paths: Any, skipped: list | None = None) -> dict[str, dict]
 
 
 def load_measurements(measure_paths: Any, skipped: list | None = None) -> dict[str, dict]:
-    """Read measurement files -> {file stem (measure id): m, "arch:<architecture_id>": m}.
+    """Read measure-job files -> {measure id (file stem): m}.
 
     A bad file warns and is skipped; a failed measurement (``status: failed``) is kept (no metrics).
     """
@@ -202,32 +201,22 @@ def load_measurements(measure_paths: Any, skipped: list | None = None) -> dict[s
         try:
             with open(path) as fh:
                 m = json.load(fh)
-            if not isinstance(m, dict) or not isinstance(m.get("metrics"), dict):
-                raise ValueError("not a measurement file (no 'metrics' object)")
+            if not isinstance(m, dict) or not isinstance(m.get("architectures"), dict):
+                raise ValueError("not a measurement file (no 'architectures' object)")
         except (OSError, ValueError) as exc:
             _skip(path, str(exc).splitlines()[0] if str(exc) else type(exc).__name__, skipped)
             continue
-        m["_measure_id"] = path.stem
-        out[path.stem] = m  # the workflow names files by measure id (<architecture_id>_<input size>)
-        arch = m.get("architecture_id")
-        if arch:
-            out.setdefault(f"arch:{arch}", m)
-            if out[f"arch:{arch}"] is not m and out[f"arch:{arch}"].get("input_shape") != m.get("input_shape"):
-                out[f"arch:{arch}"]["_ambiguous"] = True  # measured at several input sizes
+        out[path.stem] = m  # the workflow names files by measure id
     return out
 
 
 def _measurement_for(measurements: dict[str, dict], plan_run: dict, arch: str) -> dict | None:
-    """A run's measurement: by the plan's ``measure_id``, else by architecture id (if measured at one size)."""
+    """A run's measurement: its plan ``measure_id``'s file, else the only file that measured its architecture."""
     mid = plan_run.get("measure_id")
     if mid and mid in measurements:
         return measurements[mid]
-    if arch and arch in measurements:
-        return measurements[arch]
-    m = measurements.get(f"arch:{arch}") if arch else None
-    if m is not None and m.get("_ambiguous"):
-        return None
-    return m
+    hits = [m for m in measurements.values() if arch and arch in m.get("architectures", {})]
+    return hits[0] if len(hits) == 1 else None
 
 
 # ------------------------------------------------------------------------------------- helpers
@@ -289,38 +278,37 @@ def _variant_of(spec: str, record: dict | None) -> str:
     return spec.split("(", 1)[0] if spec else ""
 
 
-def _run_rows(record: dict | None, measurement: dict | None) -> list[tuple[str, float, str]]:
-    """(metric, value, source) for one run."""
-    rows: list[tuple[str, float, str]] = []
-    if record is None:  # planned, not (yet) recorded: accuracy unknown, the architecture's counts known
-        rows.append(("test_top1_pct", math.nan, "run"))
-        for key, value in ((measurement or {}).get("metrics") or {}).items():
-            if not isinstance(value, (list, dict, str, bool)) and not key.endswith("_samples") and key not in _SETUP_KEYS:
-                rows.append((key, _num(value), "measure"))
-        return rows
-    measured = set()
-    if measurement is not None:
-        for key, value in (measurement.get("metrics") or {}).items():
-            if (key in _STATIC_METRICS or key in _SETUP_KEYS or isinstance(value, (list, dict, str, bool))
-                    or key.endswith("_samples")):
-                continue
-            if value is None and key not in MEASURE_METRICS:
-                continue
-            rows.append((key, _num(value), "measure"))
-            measured.add(key)
-    for key, value in (record.get("metrics") or {}).items():
-        if key in measured or isinstance(value, (list, dict, str)):
+def _measure_rows(measurement: dict | None, arch: str) -> list[tuple[str, float, str, str]]:
+    """(metric, value, "measure", implementation) of one architecture in a measure job's file."""
+    if measurement is None:
+        return []
+    rows = []
+    counts = ((measurement.get("architectures") or {}).get(arch) or {}).get("metrics") or {}
+    rows += [(key, _num(counts[key]), "measure", "") for key in _STATIC_METRICS if key in counts]
+    for t in measurement.get("throughput") or []:
+        if t.get("architecture_id") != arch:
             continue
-        rows.append((key, _num(value), "run"))
+        mode, impl = t.get("mode", "inference"), t.get("implementation", "eager")
+        rows += [(f"{mode}_{name}", _num(t.get(field)), "measure", impl) for field, name in THROUGHPUT_FIELDS.items()]
+        rows.append((f"peak_memory_{mode}_mb", _num(t.get("peak_memory_mb")), "measure", impl))  # CPU: NaN
+    return rows
+
+
+def _run_rows(record: dict | None, measurement: dict | None, arch: str) -> list[tuple[str, float, str, str]]:
+    """(metric, value, source, implementation) for one run: its record's metrics and its measurement's."""
+    measured = _measure_rows(measurement, arch)
+    if record is None:  # planned, not (yet) recorded: accuracy unknown, the architecture's counts known
+        return [("test_top1_pct", math.nan, "run", "")] + measured
+    have = {r[0] for r in measured}
+    rows = [r for r in measured if r[0] not in _STATIC_METRICS or r[0] not in (record.get("metrics") or {})]
+    for key, value in (record.get("metrics") or {}).items():
+        if isinstance(value, (list, dict, str)) or (key in have and key not in _STATIC_METRICS):
+            continue
+        rows.append((key, _num(value), "run", ""))
     timings = record.get("timings") or {}
     if "total_time_s" in timings:
-        rows.append(("total_time_s", _num(timings["total_time_s"]), "run"))
-    rows.append(("epochs_completed", float(len(record.get("curves") or [])), "run"))
-    if measurement is not None:  # static counts missing from the record come from the measurement
-        have = {r[0] for r in rows}
-        for key in _STATIC_METRICS:
-            if key not in have and key in (measurement.get("metrics") or {}):
-                rows.append((key, _num(measurement["metrics"][key]), "measure"))
+        rows.append(("total_time_s", _num(timings["total_time_s"]), "run", ""))
+    rows.append(("epochs_completed", float(len(record.get("curves") or [])), "run", ""))
     return rows
 
 
@@ -394,8 +382,9 @@ def build_tables(records: dict[str, dict], measurements: dict[str, dict], plan: 
                 "error": ((rec or {}).get("error") or ("no run record" if rec is None else "")) or "",
                 "device": str(((rec or {}).get("environment") or {}).get("device") or ""),
             }
-            for metric, value, source in _run_rows(rec, meas):
-                rows.append({**base, "metric": metric, "value": value, "unit": unit_of(metric), "source": source})
+            for metric, value, source, impl in _run_rows(rec, meas, arch):
+                rows.append({**base, "metric": metric, "value": value, "unit": unit_of(metric), "source": source,
+                             "implementation": impl})
     if missing:
         warnings.warn(f"{len(missing)} planned run(s) have no record and are marked 'missing': "
                       + ", ".join(missing[:10]) + (" ..." if len(missing) > 10 else ""), AggregateWarning, stacklevel=2)
@@ -422,7 +411,8 @@ def build_tables(records: dict[str, dict], measurements: dict[str, dict], plan: 
 
 def _typed(df: pd.DataFrame) -> pd.DataFrame:
     for col in ("study", "run_id", "backbone", "dataset", "variant", "spec", "spec_id", "architecture_id",
-                "status", "metric", "unit", "source", "k_per_stage", "k_param", "aliases", "error", "device"):
+                "status", "metric", "unit", "source", "implementation", "k_per_stage", "k_param", "aliases", "error",
+                "device"):
         df[col] = df[col].fillna("").astype(str)
     df["seed"] = pd.array(df["seed"], dtype="Int64")
     df["value"] = df["value"].astype(float)
@@ -484,15 +474,17 @@ def aggregate(run_paths: Any, measure_paths: Any, plan_path: Any, out_parquet: s
                 curves_csv or sibling(out_parquet, "_curves", ".csv"))
     meta = {
         "environments": _environment_summary(records),
-        "measurements": {mid: {"architecture_id": m.get("architecture_id"), "measurement": m.get("measurement"),
-                               "environment": m.get("environment"), "input_shape": m.get("input_shape"),
-                               "spec": m.get("spec"), "backbone": m.get("backbone"),
+        "measurements": {mid: {"setup": m.get("setup"), "environment": m.get("environment"),
+                               "input_shape": m.get("input_shape"), "backbone": m.get("backbone"),
+                               "architectures": len(m.get("architectures") or {}),
+                               "failed": {a: e.get("error") for a, e in (m.get("architectures") or {}).items()
+                                          if e.get("status") == "failed"},
                                "status": m.get("status", "ok"), "error": m.get("error")}
-                         for mid, m in sorted(measurements.items()) if not mid.startswith("arch:")},
+                         for mid, m in sorted(measurements.items())},
         "skipped": skipped,
         "tuned_studies": tuned,
         "n_records": len(records),
-        "n_measurements": sum(not k.startswith("arch:") for k in measurements),
+        "n_measurements": len(measurements),
     }
     _atomic_json(Path(meta_json) if meta_json else sibling(out_parquet, "_meta", ".json"), meta)
     return df
@@ -538,4 +530,4 @@ def summary_paths(out_parquet: str | os.PathLike) -> dict[str, Path]:
 
 __all__ = ["aggregate", "build_tables", "load_records", "load_measurements", "load_plan", "read_summary",
            "read_curves", "read_meta", "summary_paths", "unit_of", "COLUMNS", "CURVE_COLUMNS",
-           "MEASURE_METRICS", "AggregateWarning", "expand_paths"]
+           "THROUGHPUT_FIELDS", "AggregateWarning", "expand_paths"]

@@ -110,7 +110,7 @@ def cmd_run(args) -> int:
 
 
 def cmd_measure(args) -> int:
-    from ecabench.measure import count_flops, count_params, measure_throughput
+    from ecabench.measure import count_flops, count_params, measure_interleaved
     from ecabench.models import build_model
 
     registry.discover(args.plugins)
@@ -118,21 +118,34 @@ def cmd_measure(args) -> int:
     options = {"position": args.position} if args.position else {}
     if args.small_input:
         options["small_input"] = True
-    model = build_model(args.backbone, args.spec, num_classes=args.num_classes, in_channels=shape[0], **options)
-    result = {"backbone": args.backbone, "spec": args.spec, "input_shape": list(shape), **count_params(model)}
-    flops = count_flops(model, shape)
-    result.update(macs=flops["macs"], elementwise_flops=flops["elementwise_flops"])
+    models, rows = {}, []
+    for spec in args.specs:
+        model = build_model(args.backbone, spec, num_classes=args.num_classes, in_channels=shape[0], seed=0, **options)
+        flops = count_flops(model, shape)
+        models[spec] = model
+        rows.append({"spec": spec, **count_params(model), "macs": flops["macs"],
+                     "elementwise_flops": flops["elementwise_flops"]})
+    result: dict = {"backbone": args.backbone, "input_shape": list(shape), "architectures": rows}
     if not args.no_throughput:
-        tp = measure_throughput(model, shape, device=args.device, batch_size=args.batch_size, dtype=args.dtype,
-                                channels_last=args.channels_last, repeats=args.repeats, train=not args.no_train)
-        result.update({k: v for k, v in tp.items() if not isinstance(v, (list, tuple))})
+        result.update(measure_interleaved(
+            models, shape, reference=args.specs[0], device=args.device, batch_size=args.batch_size, dtype=args.dtype,
+            channels_last=args.channels_last, implementations=args.implementations, modes=args.modes,
+            rounds=args.rounds, num_threads=args.threads))
     if args.json:
         json.dump(result, sys.stdout, indent=2, default=str)
         print()
-    else:
-        for key, value in result.items():
-            print(f"  {key:<34} {value:,}" if isinstance(value, int) and not isinstance(value, bool)
-                  else f"  {key:<34} {value:.4g}" if isinstance(value, float) else f"  {key:<34} {value}")
+        return 0
+    print(f"{args.backbone} at {args.input}:")
+    for r in rows:
+        print(f"  {r['spec']:<20} params {r['params_total']:>12,} (attention {r['params_attention']:,})"
+              f"  MACs {r['macs']:>15,}  elementwise FLOPs {r['elementwise_flops']:,}")
+    if "rows" in result:
+        st = result["setup"]
+        print(f"throughput ({st['device_name']}, {st['threads']} threads, batch {st['batch_size']}, {st['dtype']}, "
+              f"{st['memory_format']}, {st['rounds']} alternating rounds; relative to {args.specs[0]}, 95% CI):")
+        for t in result["rows"]:
+            print(f"  {t['implementation']:<8} {t['mode']:<10} {t['key']:<20} {t['images_per_s']:>10.1f} img/s  "
+                  f"{t['rel']:.3f}x [{t['rel_ci_low']:.3f}, {t['rel_ci_high']:.3f}]")
     return 0
 
 
@@ -172,14 +185,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     p.add_argument("--data-root", help="folder holding the dataset (default: the Debian package / data/)")
     p.add_argument("--download", action="store_true", help="let torchvision download a missing dataset")
-    p.add_argument("--throughput", action=argparse.BooleanOptionalAction, default=True,
-                   help="also time inference/training throughput (default: on)")
+    p.add_argument("--throughput", action=argparse.BooleanOptionalAction, default=False,
+                   help="also time this model's own inference/training throughput (absolute figures; compare "
+                        "variants with `ecabench measure A B ...`, which times them in alternating rounds)")
     p.add_argument("--out", default="results/runs")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_run)
 
-    p = sub.add_parser("measure", help="params, MACs, elementwise FLOPs and throughput, without training")
-    p.add_argument("spec")
+    p = sub.add_parser("measure", help="params, MACs, elementwise FLOPs and throughput of untrained models; "
+                                          "several specs are timed together in alternating rounds")
+    p.add_argument("specs", nargs="+", help="attention specs; the first is the reference of the relative throughput")
     p.add_argument("--backbone", required=True)
     p.add_argument("--input", default="3x224x224", help="CxHxW")
     p.add_argument("--num-classes", type=int, default=1000)
@@ -187,10 +202,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--position")
     p.add_argument("--device", default="cpu")
     p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--dtype", default="float32", help="float32 | bfloat16")
+    p.add_argument("--dtype", default="float32", help="float32 | bfloat16 (autocast)")
     p.add_argument("--channels-last", action="store_true")
-    p.add_argument("--repeats", type=int, default=5)
-    p.add_argument("--no-train", action="store_true", help="skip the training-throughput timing")
+    p.add_argument("--implementations", nargs="+", default=["eager"], help="eager and/or compile")
+    p.add_argument("--modes", nargs="+", default=["inference"], help="inference and/or train")
+    p.add_argument("--rounds", type=int, default=15)
+    p.add_argument("--threads", type=int, help="torch CPU threads while timing (default: as is)")
     p.add_argument("--no-throughput", action="store_true", help="counts only")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_measure)

@@ -45,12 +45,13 @@ from typing import Any, Mapping
 
 import yaml
 
-PLAN_VERSION = 1
+PLAN_VERSION = 2
+REFERENCE_SPEC = "none"  # the plain backbone: the reference of every relative throughput
 STUDY_KEYS = ("title", "description", "kind", "baseline", "variants", "grid", "pair_by", "train", "model")
 STUDY_KINDS = ("kernel", "gamma_b", "odd_rule", "zoo", "other")
 DATASET_RUNTIME_KEYS = ("root", "download")
-MEASURE_KEYS = ("device", "batch_size", "dtype", "channels_last", "warmup", "repeats", "min_time_s", "train",
-                "latency", "latency_repeats", "paired")
+MEASURE_KEYS = ("device", "batch_size", "dtype", "channels_last", "implementations", "modes", "warmup", "rounds",
+                "min_time_s")
 
 
 class PlanError(ValueError):
@@ -275,27 +276,6 @@ def expand_study(study: dict) -> list[tuple[str, Any]]:
 
 
 # ------------------------------------------------------------------------------------------ planning
-@contextlib.contextmanager
-def skip_weight_init():
-    """Make ``torch.nn.init.*_`` no-ops for the duration (planning only).
-
-    Planning builds every model on the meta device (``describe``), where initialisation computes
-    nothing yet costs about two thirds of the build time; the Snakefile is parsed again by every
-    SLURM job, so this matters at paper scale. Structure and parameter counts are unaffected.
-    """
-    import torch
-
-    names = [n for n in dir(torch.nn.init) if n.endswith("_") and not n.startswith("_")]
-    saved = {n: getattr(torch.nn.init, n) for n in names}
-    try:
-        for n in names:
-            setattr(torch.nn.init, n, lambda tensor, *args, **kwargs: tensor)
-        yield
-    finally:
-        for n, fn in saved.items():
-            setattr(torch.nn.init, n, fn)
-
-
 @lru_cache(maxsize=4096)
 def _describe(backbone: str, spec: Any, num_classes: int, in_channels: int, model_json: str) -> dict:
     from ecabench.models import describe, stage_values
@@ -321,15 +301,14 @@ def _complexity(spec) -> tuple:
     return (len(spec.non_default()), len(str(spec)), str(spec))
 
 
-def _check_seeds(config: dict) -> list[int]:
-    seeds = config.get("seeds")
+def _check_seeds(seeds: Any, where: str = "config key 'seeds'") -> list[int]:
     if not isinstance(seeds, list) or not seeds:
-        raise PlanError(f"config key 'seeds' must be a non-empty list of integers, got {_fmt(seeds)}")
+        raise PlanError(f"{where} must be a non-empty list of integers, got {_fmt(seeds)}")
     for i, s in enumerate(seeds):
         if not _is_int(s) or s < 0:
-            raise PlanError(f"config key 'seeds[{i}]' must be an integer >= 0, got {_fmt(s)}")
+            raise PlanError(f"{where[:-1]}[{i}]' must be an integer >= 0, got {_fmt(s)}")
     if len(set(seeds)) != len(seeds):
-        raise PlanError(f"config key 'seeds' lists a seed twice: {_fmt(seeds)}")
+        raise PlanError(f"{where} lists a seed twice: {_fmt(seeds)}")
     return list(seeds)
 
 
@@ -343,6 +322,8 @@ def build_plan(config: Mapping, *, workdir: str | os.PathLike = ".", basedir: st
     config's ``results_dir`` under ``workdir``).
     """
     _describe.cache_clear()  # plugins may have been reloaded since the last plan
+    from ecabench.models import skip_weight_init
+
     with skip_weight_init():
         return _build_plan(config, workdir=workdir, basedir=basedir, results_dir=results_dir)
 
@@ -350,8 +331,9 @@ def build_plan(config: Mapping, *, workdir: str | os.PathLike = ".", basedir: st
 def _build_plan(config: Mapping, *, workdir: str | os.PathLike = ".", basedir: str | os.PathLike | None = None,
                 results_dir: str | os.PathLike | None = None) -> dict:
     from ecabench import registry
-    from ecabench.experiment import input_shape, make_run_config
+    from ecabench.experiment import make_run_config
     from ecabench.records import run_id
+    from ecabench.specs import parse_spec
 
     config = copy.deepcopy(dict(config))
     workdir = Path(workdir)
@@ -367,7 +349,7 @@ def _build_plan(config: Mapping, *, workdir: str | os.PathLike = ".", basedir: s
         plugin_dirs.append(str(cand.resolve()))
     plugin_errors = [str(e) for e in registry.discover(plugin_dirs)]
 
-    seeds = _check_seeds(config)
+    seeds = _check_seeds(config.get("seeds"))
     backbones = _backbone_entries(config)
     datasets = _dataset_entries(config)
     base_train = _mapping(config.get("train"), "config key 'train'")
@@ -381,13 +363,15 @@ def _build_plan(config: Mapping, *, workdir: str | os.PathLike = ".", basedir: s
     studies = []
     names = set()
     for i, ref in enumerate(refs):
-        override = None
+        override, study_seeds = None, seeds
         if isinstance(ref, Mapping):
-            unknown = sorted(set(ref) - {"name", "grid"})
+            unknown = sorted(set(ref) - {"name", "grid", "seeds"})
             if unknown or not isinstance(ref.get("name"), str):
                 raise PlanError(f"config key 'studies[{i}]' must be a study name or {{name: <study>, grid: "
-                                f"{{<axis>: [values]}}}}, got {_fmt(ref)}")
+                                f"{{<axis>: [values]}}, seeds: [...]}}, got {_fmt(ref)}")
             override = _mapping(ref.get("grid"), f"config key 'studies[{i}].grid'")
+            if "seeds" in ref:
+                study_seeds = _check_seeds(ref["seeds"], f"config key 'studies[{i}].seeds'")
             ref = ref["name"]
         if not isinstance(ref, str):
             raise PlanError(f"config key 'studies[{i}]' must be a study name or a file path, got {_fmt(ref)}")
@@ -395,6 +379,7 @@ def _build_plan(config: Mapping, *, workdir: str | os.PathLike = ".", basedir: s
                            basedir=basedir)
         if override:
             study["grid"] = override_grid(study, override, f"config key 'studies[{i}].grid")
+        study["seeds"] = study_seeds
         if study["name"] in names:
             raise PlanError(f"config key 'studies[{i}]': study {study['name']!r} is listed twice")
         names.add(study["name"])
@@ -476,13 +461,17 @@ def _build_plan(config: Mapping, *, workdir: str | os.PathLike = ".", basedir: s
                     gkey = (ds["index"], base["backbone"], arch[spec]["architecture_id"], canonical(train),
                             canonical(base["model"]))
                     g = groups.setdefault(gkey, {"specs": [], "studies": [], "dataset": ds, "train": train,
-                                                 "model": model, "base": base, "arch": arch[spec]})
+                                                 "model": model, "base": base, "arch": arch[spec], "seeds": []})
+                    g["seeds"] += [sd for sd in study["seeds"] if sd not in g["seeds"]]
                     if spec not in g["specs"]:
                         g["specs"].append(spec)
                     if study["name"] not in g["studies"]:
                         g["studies"].append(study["name"])
                     study_cells.setdefault((study["name"], gkey), []).append(spec)
                     study["placements"].append((gkey, spec))
+
+    for g in groups.values():
+        g["seeds"].sort()
 
     # -- one run per group and seed; the group's name: existing record, then simplest spec
     runs: dict = {}
@@ -491,7 +480,7 @@ def _build_plan(config: Mapping, *, workdir: str | os.PathLike = ".", basedir: s
     records_exist = (results / "runs").is_dir() and any((results / "runs").glob("*.json"))
     derivation_ok: list = []
 
-    def run_configs(base: dict, spec, ds: dict, train: dict, model: dict) -> list[dict]:
+    def run_configs(base: dict, spec, ds: dict, train: dict, model: dict, seeds: list[int]) -> list[dict]:
         """One normalised run config per seed.
 
         ``make_run_config`` builds the model on the meta device to validate it, which dominates
@@ -518,7 +507,7 @@ def _build_plan(config: Mapping, *, workdir: str | os.PathLike = ".", basedir: s
 
         def configs_for(spec):
             if spec not in configs:
-                configs[spec] = run_configs(base, spec, ds, g["train"], g["model"])
+                configs[spec] = run_configs(base, spec, ds, g["train"], g["model"], g["seeds"])
             return configs[spec]
 
         def has_record(spec) -> bool:
@@ -528,14 +517,11 @@ def _build_plan(config: Mapping, *, workdir: str | os.PathLike = ".", basedir: s
         existing = [s for s in ranked if has_record(s)] if records_exist and len(ranked) > 1 else []
         chosen = (existing or ranked)[0]
         aliases = [str(s) for s in g["specs"] if s != chosen]
-        mconfig = measure_config(configs_for(chosen)[0])
-        shape = list(input_shape(mconfig))
-        mid = f"{g['arch']['architecture_id']}_{'x'.join(str(x) for x in shape)}"
-        m = measurements.setdefault(mid, {"measure_id": mid, "architecture_id": g["arch"]["architecture_id"],
-                                          "backbone": base["backbone"], "spec": str(chosen), "input_shape": shape,
-                                          "config": mconfig, "runs": []})
+        m = measurement_group(measurements, configs_for(chosen)[0])
+        m["architectures"].setdefault(g["arch"]["architecture_id"], {"spec": str(chosen), "attention": chosen.to_dict()})
+        mid = m["measure_id"]
         group_runs[gkey] = []
-        for seed, cfg in zip(seeds, configs_for(chosen)):
+        for seed, cfg in zip(g["seeds"], configs_for(chosen)):
             rid = run_id(cfg)
             group_runs[gkey].append((seed, rid))
             if rid in runs:  # e.g. a backbone listed under two alias names
@@ -548,6 +534,13 @@ def _build_plan(config: Mapping, *, workdir: str | os.PathLike = ".", basedir: s
                 "measure_id": mid,
             }
             m["runs"].append(rid)
+
+    for m in measurements.values():  # the plain backbone is every group's reference
+        ds = m["dataset"]
+        ref = _describe(m["backbone"], parse_spec(REFERENCE_SPEC), ds["num_classes"] or 1000, ds["in_channels"],
+                        canonical(m["model"]))["architecture_id"]
+        m["architectures"].setdefault(ref, {"spec": REFERENCE_SPEC, "attention": {"name": REFERENCE_SPEC}})
+        m["reference"] = ref
 
     # -- per study: its runs (named as the study names them) and its variant -> run map
     out_studies: dict = {}
@@ -562,13 +555,15 @@ def _build_plan(config: Mapping, *, workdir: str | os.PathLike = ".", basedir: s
                 "spec": str(spec), "spec_id": spec.id, "params": spec.kwargs, "backbone": g["base"]["backbone"],
                 "dataset": g["dataset"]["name"], "architecture_id": g["arch"]["architecture_id"],
                 "k_per_stage": g["arch"]["k"], "same_as": None if spec == label else str(label),
-                "run_ids": [rid for _, rid in group_runs[gkey]],
+                "run_ids": [rid for sd, rid in group_runs[gkey] if sd in study["seeds"]],
             })
             if (gkey, label) in listed:
                 continue
             listed.add((gkey, label))
             others = [str(s) for s in g["specs"] if s != label]
             for seed, rid in group_runs[gkey]:
+                if seed not in study["seeds"]:
+                    continue
                 entries.append({
                     "run_id": rid, "spec": str(label), "spec_id": label.id, "run_spec": chosen,
                     "variant": label.name, "params": label.kwargs, "backbone": g["base"]["backbone"],
@@ -580,7 +575,7 @@ def _build_plan(config: Mapping, *, workdir: str | os.PathLike = ".", basedir: s
         out_studies[study["name"]] = {
             "name": study["name"], "title": study["title"], "description": study["description"],
             "kind": study["kind"], "file": study["file"], "baseline": str(baseline) if baseline else None,
-        "grid": study["grid"],
+            "grid": study["grid"], "seeds": study["seeds"],
             "pair_by": study["pair_by"], "train": study["train"], "model": study["model"],
             "specs": [str(s) for _, s in study["specs"]], "variants": variants, "dropped": study["dropped"],
             "runs": entries,
@@ -600,16 +595,27 @@ def _build_plan(config: Mapping, *, workdir: str | os.PathLike = ".", basedir: s
     }
 
 
-def measure_config(run_config: Mapping) -> dict:
-    """What a measurement depends on: the architecture and the input, not the recipe or the seed.
+def measurement_group(measurements: dict, run_config: Mapping) -> dict:
+    """The measure job of a run's (backbone, model options, input): found or added to ``measurements``.
 
-    Keeping only these makes the measure job's param (and so its rerun trigger) independent of the
-    training recipe, the split sizes and the seeds.
+    Its id hashes what the timing depends on besides the architectures (not the recipe, the split
+    sizes or the seeds), so one job times every architecture trained on that backbone and input.
     """
+    from ecabench.experiment import input_shape
+    from ecabench.records import run_id
+
     ds = run_config["dataset"]
     dataset = {k: ds[k] for k in ("name", "num_classes", "in_channels", "image_size") if k in ds}
-    return {"backbone": run_config["backbone"], "attention": run_config["attention"],
-            "model": run_config["model"], "dataset": dataset, "seed": 0}
+    shape = list(input_shape(run_config))
+    key = {"backbone": run_config["backbone"], "model": run_config["model"], "dataset": dataset}
+    mid = f"{run_id(key)}_{'x'.join(str(x) for x in shape)}"
+    return measurements.setdefault(mid, {"measure_id": mid, **key, "input_shape": shape, "architectures": {},
+                                         "reference": None, "runs": []})
+
+
+def measure_job_config(measurement: Mapping) -> dict:
+    """A measure job's input: its group without the run list (adding seeds must not re-time it)."""
+    return {k: v for k, v in measurement.items() if k != "runs"}
 
 
 def parse_baseline(study: dict):
@@ -642,14 +648,15 @@ def write_plan(path: str | os.PathLike, text: str) -> Path:
 
 def summarize(plan: Mapping) -> str:
     """One line per study for the workflow's start-up message."""
-    lines = [f"ecabench plan: {len(plan['runs'])} training runs, {len(plan['measurements'])} architecture "
-             f"measurements, {len(plan['studies'])} studies"]
+    n_arch = sum(len(m["architectures"]) for m in plan["measurements"].values())
+    lines = [f"ecabench plan: {len(plan['runs'])} training runs, {len(plan['measurements'])} measure job(s) timing "
+             f"{n_arch} architectures, {len(plan['studies'])} studies"]
     for name, s in plan["studies"].items():
         n_arch = len({r["architecture_id"] for r in s["runs"]})
         aliased = sum(1 for v in s["variants"] if v["same_as"])
         extra = f", {aliased} aliases" if aliased else ""
         dropped = f", {len(s['dropped'])} pairs dropped (no change)" if s["dropped"] else ""
-        lines.append(f"  {name}: {len(s['specs'])} specs -> {n_arch} architectures x {len(plan['seeds'])} seeds"
+        lines.append(f"  {name}: {len(s['specs'])} specs -> {n_arch} architectures x {len(s['seeds'])} seeds"
                      f"{extra}{dropped}")
     for err in plan.get("plugin_errors", []):
         lines.append(f"  warning: {err}")
@@ -678,13 +685,35 @@ def dataset_runtime(config: Mapping, run_config: Mapping) -> dict:
     return {"data_root": rt.get("root"), "download": bool(rt.get("download", False))}
 
 
+def usable_cpus() -> int:
+    """CPUs this process may run on (its affinity mask, e.g. under taskset or a SLURM allocation)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
 def torch_threads(threads: int) -> int:
-    """Threads a job gives torch: what Snakemake granted, never more than the machine has."""
-    return max(1, min(int(threads), os.cpu_count() or 1))
+    """Threads a job gives torch: what it asked for, never more than the machine has."""
+    return max(1, min(int(threads), usable_cpus()))
+
+
+def cores_per_thread(cores: int | None) -> int:
+    """Snakemake cores a local job claims per busy torch thread.
+
+    ``--cores`` above the machine's CPU count would let Snakemake start more single-thread jobs than
+    there are CPUs, and they would time-slice each other; scaling every job's claim by
+    ``ceil(cores / cpus)`` keeps the busy threads at or below the CPU count while still filling it.
+    ``None`` (a remote executor: each job has its own allocation) is 1.
+    """
+    if not cores:
+        return 1
+    return max(1, -(-int(cores) // usable_cpus()))
 
 
 def measure_options(config: Mapping) -> dict:
-    """Keyword arguments for ``measure_architecture`` from the config's ``measure`` section.
+    """Keyword arguments for the measure job (:func:`ecabench.measurement.measure_group`) from the config's
+    ``measure`` section.
 
     The measurement device defaults to the training device. Thread count is added by the job
     (:func:`torch_threads`): it is how the job runs, not what it measures.
@@ -694,32 +723,11 @@ def measure_options(config: Mapping) -> dict:
     return opts
 
 
-def measure_safely(config: dict, *, out_path: str | os.PathLike, **options: Any) -> dict:
-    """``measure_architecture``, but a failure is written as a result (status/error) instead of raised.
+def measure_safely(group: dict, *, out_path: str | os.PathLike, **options: Any) -> dict:
+    """The measure job: see :func:`ecabench.measurement.measure_group_safely`."""
+    from ecabench.measurement import measure_group_safely
 
-    A variant whose forward pass fails cannot be timed; its training runs are already recorded as
-    failed. Writing the failure keeps the aggregation and the report going (a failed measurement
-    only lacks throughput numbers).
-    """
-    from ecabench.experiment import measure_architecture
-    from ecabench.records import atomic_write_text
-
-    try:
-        return measure_architecture(config, out_path=out_path, **options)
-    except Exception as exc:  # noqa: BLE001 - recorded, see docstring
-        result = {"status": "failed", "error": f"{type(exc).__name__}: {exc}\n" + traceback.format_exc(limit=-3),
-                  "backbone": config.get("backbone"), "metrics": {}}
-        try:
-            from ecabench.models import architecture_id
-
-            ds = config["dataset"]
-            result["architecture_id"] = architecture_id(config["backbone"], config["attention"],
-                                                        num_classes=ds["num_classes"] or 1000,
-                                                        in_channels=ds["in_channels"], **config["model"])
-        except Exception:  # noqa: BLE001
-            pass
-        atomic_write_text(out_path, json.dumps(result, indent=2, default=str) + "\n")
-        return result
+    return measure_group_safely(group, out_path=out_path, **options)
 
 
 __all__ = ["PlanError", "build_plan", "plugin_path_env", "dataset_runtime", "expand_grid", "expand_study", "load_study",

@@ -1,7 +1,8 @@
-"""Measurements every run record carries: parameters, FLOPs, throughput and the environment."""
+"""Measurements: parameters, FLOPs, throughput (one model, or several in alternating rounds), environment."""
 from ecabench.measure.environment import environment
 from ecabench.measure.flops import count_flops
+from ecabench.measure.interleaved import measure_interleaved
 from ecabench.measure.params import count_params
-from ecabench.measure.throughput import measure_throughput, paired_inference_ratio
+from ecabench.measure.throughput import measure_throughput
 
-__all__ = ["count_params", "count_flops", "measure_throughput", "paired_inference_ratio", "environment"]
+__all__ = ["count_params", "count_flops", "measure_interleaved", "measure_throughput", "environment"]
