@@ -132,3 +132,55 @@ def test_pareto_front():
     # equal points do not dominate each other
     eq = pd.DataFrame({"x": [1, 1], "y": [2, 2]})
     assert stats.pareto_mask(eq, "x", "y").all()
+
+
+# ------------------------------------------------------------------------------------------ power
+@pytest.mark.parametrize("sd, n", [(0.66, 6), (1.3, 4), (0.4, 12), (2.5, 2)])
+def test_mde_is_statsmodels_solved_effect_size_times_sd(sd, n):
+    from statsmodels.stats.power import TTestPower
+
+    expected = TTestPower().solve_power(effect_size=None, nobs=n, alpha=0.05, power=0.8, alternative="two-sided")
+    assert stats.power(sd, n).mde == pytest.approx(expected * sd, rel=1e-6)
+
+
+@pytest.mark.parametrize("sd", [0.66, 1.0, 1.5, 3.0])
+def test_seeds_needed_match_statsmodels_rounded_up(sd):
+    from statsmodels.stats.power import TTestPower
+
+    got = stats.power(sd, 5, targets=(0.5, 1.0)).seeds_for
+    for target in (0.5, 1.0):
+        need = TTestPower().solve_power(effect_size=target / sd, nobs=None, alpha=0.05, power=0.8)
+        assert got[target] == max(2, math.ceil(need))
+        # and that many seeds really reach 80% power, one fewer does not
+        power = TTestPower().power(effect_size=target / sd, nobs=got[target], alpha=0.05)
+        assert power >= 0.8
+        if got[target] > 2:
+            assert TTestPower().power(effect_size=target / sd, nobs=got[target] - 1, alpha=0.05) < 0.8
+
+
+def test_power_on_degenerate_input_says_why():
+    assert stats.power(1.0, 1).note == stats.N_TOO_SMALL and math.isnan(stats.power(1.0, 1).mde)
+    assert stats.power(math.nan, 5).note == stats.N_TOO_SMALL
+    tie = stats.power(0.0, 4)
+    assert tie.mde == 0.0 and tie.seeds_for == {0.5: 2, 1.0: 2}
+    # very precise comparisons need the minimum of two seeds; huge effects do not make the solver fail
+    assert stats.power(1e-3, 3).seeds_for[1.0] == 2
+    assert stats.power(0.05, 8).mde > 0
+
+
+# ---------------------------------------------------------------------------- bounded intervals
+def test_no_interval_leaves_the_metric_range():
+    few = stats.summarise([64.4, 72.9], bounds=stats.PCT_RANGE)  # n = 2: t = 12.7
+    assert 0.0 <= few.ci_low <= few.mean <= few.ci_high == 100.0 and few.note == stats.CLIPPED
+    low = stats.summarise([0.5, 3.0], bounds=stats.PCT_RANGE)
+    assert low.ci_low == 0.0 and low.note == stats.CLIPPED
+    fine = stats.summarise([70.1, 70.3, 70.2, 70.4], bounds=stats.PCT_RANGE)
+    assert fine.note == "" and 0 < fine.ci_low < fine.ci_high < 100
+    d = stats.paired_difference({0: 99.0, 1: 1.0}, {0: 1.0, 1: 50.0}, bounds=stats.PCT_DELTA_RANGE)
+    assert -100.0 <= d.ci_low and d.ci_high <= 100.0 and d.note == stats.CLIPPED
+
+
+def test_pooled_sd_weights_by_degrees_of_freedom():
+    assert stats.pooled_sd([1.0, 3.0], [2, 2]) == pytest.approx(math.sqrt(5.0))
+    assert stats.pooled_sd([1.0, 3.0], [5, 1]) == pytest.approx(1.0)  # n = 1 has no variance to pool
+    assert math.isnan(stats.pooled_sd([math.nan], [3]))

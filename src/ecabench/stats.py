@@ -5,7 +5,11 @@ Conventions (the report relies on them):
 * every function ignores NaN/None values (a failed run has no accuracy; it is listed elsewhere);
 * standard deviations use ``ddof=1`` (sample std over seeds);
 * 95% confidence intervals use the t distribution with ``n - 1`` degrees of freedom:
-  ``mean +- t_{0.975, n-1} * std / sqrt(n)``;
+  ``mean +- t_{0.975, n-1} * std / sqrt(n)``, intersected with the metric's range (a percentage
+  cannot leave [0, 100], a difference of percentages [-100, 100]); an interval that had to be cut
+  says so in its ``note`` (``CLIPPED``): with so few seeds the t interval is not informative;
+* power (:func:`power`): the minimum detectable effect of a paired t-test at 80% power and the
+  seeds needed to detect a given difference, from ``statsmodels``' ``TTestPower``;
 * a result that cannot be computed is ``NaN`` and its ``note`` says why (``"n too small"`` when fewer
   than two values or pairs exist) - no function raises or warns for degenerate input.
 """
@@ -24,10 +28,16 @@ N_TOO_SMALL = "n too small"
 ZERO_VARIANCE_TIE = "identical values (all differences zero)"
 ZERO_VARIANCE_SHIFT = "constant non-zero difference (zero variance)"
 INSIDE_NOISE = "inside the noise"
+CLIPPED = "interval cut at the metric's range: too few seeds for a t interval to be informative"
+PCT_RANGE = (0.0, 100.0)
+PCT_DELTA_RANGE = (-100.0, 100.0)
+POWER = 0.8
+ALPHA = 0.05
 
 __all__ = [
     "Summary", "PairedResult", "summarise", "paired_difference", "inside_noise", "verdict",
-    "pareto_mask", "pareto_front", "holm", "t_quantile", "N_TOO_SMALL", "INSIDE_NOISE",
+    "pareto_mask", "pareto_front", "holm", "t_quantile", "N_TOO_SMALL", "INSIDE_NOISE", "CLIPPED",
+    "Power", "power", "pooled_sd", "PCT_RANGE", "PCT_DELTA_RANGE",
 ]
 
 
@@ -73,11 +83,21 @@ def t_quantile(n: int, level: float = 0.95) -> float:
     return float(_st.t.ppf(0.5 + level / 2, n - 1))
 
 
-def summarise(values: Iterable[float] | Mapping[Any, float], level: float = 0.95) -> Summary:
+def _bounded(lo: float, hi: float, bounds: tuple[float, float] | None) -> tuple[float, float, str]:
+    """The interval intersected with ``bounds`` (a valid interval for a parameter that lives there)."""
+    if bounds is None or not (math.isfinite(lo) and math.isfinite(hi)):
+        return lo, hi, ""
+    clipped = lo < bounds[0] or hi > bounds[1]
+    return max(lo, bounds[0]), min(hi, bounds[1]), CLIPPED if clipped else ""
+
+
+def summarise(values: Iterable[float] | Mapping[Any, float], level: float = 0.95,
+              bounds: tuple[float, float] | None = None) -> Summary:
     """Mean, sample std (ddof=1), n and the t-based confidence interval of ``values``.
 
     With one value the mean is that value and std/CI are NaN (``note == "n too small"``); with none
-    everything is NaN and ``n == 0``.
+    everything is NaN and ``n == 0``. ``bounds``: the metric's range (e.g. :data:`PCT_RANGE`); the
+    interval never leaves it.
     """
     arr = _clean(values)
     n = int(arr.size)
@@ -88,7 +108,8 @@ def summarise(values: Iterable[float] | Mapping[Any, float], level: float = 0.95
         return Summary(mean, math.nan, n, math.nan, math.nan, N_TOO_SMALL)
     std = float(arr.std(ddof=1))
     half = t_quantile(n, level) * std / math.sqrt(n)
-    return Summary(mean, std, n, mean - half, mean + half, "")
+    lo, hi, note = _bounded(mean - half, mean + half, bounds)
+    return Summary(mean, std, n, lo, hi, note)
 
 
 def _by_seed(values: Any) -> dict:
@@ -111,7 +132,8 @@ def _by_seed(values: Any) -> dict:
     return out
 
 
-def paired_difference(a_by_seed: Any, b_by_seed: Any, level: float = 0.95) -> PairedResult:
+def paired_difference(a_by_seed: Any, b_by_seed: Any, level: float = 0.95,
+                      bounds: tuple[float, float] | None = None) -> PairedResult:
     """Paired comparison of ``a`` against ``b`` over the seeds both have (``delta = a - b``).
 
     ``a_by_seed``/``b_by_seed``: a mapping seed -> value, a pandas Series indexed by seed, or pairs.
@@ -145,7 +167,86 @@ def paired_difference(a_by_seed: Any, b_by_seed: Any, level: float = 0.95) -> Pa
         warnings.simplefilter("ignore", RuntimeWarning)
         res = _st.ttest_rel(xa, xb)
     half = t_quantile(n, level) * std / math.sqrt(n)
-    return PairedResult(mean, std, mean - half, mean + half, float(res.pvalue), float(res.statistic), n, "")
+    lo, hi, note = _bounded(mean - half, mean + half, bounds)
+    return PairedResult(mean, std, lo, hi, float(res.pvalue), float(res.statistic), n, note)
+
+
+class Power(NamedTuple):
+    """What a paired comparison with this spread and this many seeds can detect."""
+    mde: float  # smallest true difference detected with probability ``power`` (same units as sd)
+    seeds_for: dict  # target difference -> seeds needed to detect it with probability ``power``
+    note: str = ""
+
+
+def power(sd: float, n: int, targets: Iterable[float] = (0.5, 1.0), *, alpha: float = ALPHA,
+          power_level: float = POWER) -> Power:
+    """Minimum detectable effect of a two-sided paired t-test, and the seeds each target needs.
+
+    ``sd``: the standard deviation of the paired differences; ``n``: the number of pairs. The power
+    curve is ``statsmodels.stats.power.TTestPower`` (a paired t-test is a one-sample t-test of the
+    differences): the MDE is the effect size (in sd units) at which it reaches ``power_level`` with
+    n pairs, times ``sd``; the seeds needed for a target difference ``d`` are the smallest n >= 2
+    whose power at effect size ``d / sd`` reaches it.
+    """
+    targets = list(targets)
+    try:
+        sd, n = float(sd), int(n)
+    except (TypeError, ValueError):
+        return Power(math.nan, {t: math.nan for t in targets}, N_TOO_SMALL)
+    if n < 2 or not math.isfinite(sd):
+        return Power(math.nan, {t: math.nan for t in targets}, N_TOO_SMALL)
+    if sd == 0:
+        return Power(0.0, {t: 2 for t in targets}, ZERO_VARIANCE_TIE)
+    return Power(_mde(n, alpha, power_level) * sd,
+                 {t: _seeds_needed(abs(t) / sd, alpha, power_level) for t in targets}, "")
+
+
+def _power_at(effect_size: float, nobs: float, alpha: float) -> float:
+    from statsmodels.stats.power import TTestPower
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        value = float(TTestPower().power(effect_size=effect_size, nobs=nobs, alpha=alpha, alternative="two-sided"))
+        if math.isnan(value):  # the far lower tail underflows for large effects: the upper tail is the power
+            value = float(TTestPower().power(effect_size=effect_size, nobs=nobs, alpha=alpha / 2, alternative="larger"))
+        return value
+
+
+def _mde(n: int, alpha: float, power_level: float) -> float:
+    """Effect size (sd units) detected with probability ``power_level`` by n pairs: the root of
+    statsmodels' power curve (bracketed, so it never fails to converge)."""
+    from scipy.optimize import brentq
+
+    return float(brentq(lambda es: _power_at(es, n, alpha) - power_level, 1e-9, 1e4, xtol=1e-10))
+
+
+def _seeds_needed(effect_size: float, alpha: float, power_level: float, limit: int = 10**7) -> float:
+    """The smallest n >= 2 whose power reaches ``power_level`` (power grows with n: doubling, then bisection)."""
+    if _power_at(effect_size, 2, alpha) >= power_level:
+        return 2
+    lo, hi = 2, 4
+    while _power_at(effect_size, hi, alpha) < power_level:
+        lo, hi = hi, hi * 2
+        if hi > limit:
+            return math.inf
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if _power_at(effect_size, mid, alpha) < power_level else (lo, mid)
+    return hi
+
+
+def pooled_sd(sds: Iterable[float], ns: Iterable[int]) -> float:
+    """The pooled standard deviation of several groups (weights n - 1); NaN when nothing to pool."""
+    num = den = 0.0
+    for sd, n in zip(sds, ns):
+        try:
+            sd, n = float(sd), int(n)
+        except (TypeError, ValueError):
+            continue
+        if n >= 2 and math.isfinite(sd):
+            num += (n - 1) * sd * sd
+            den += n - 1
+    return math.sqrt(num / den) if den else math.nan
 
 
 def inside_noise(ci_low: float, ci_high: float) -> bool:
