@@ -123,17 +123,29 @@ def _record(spec, seed):
     return rec
 
 
-def _measurement(spec):
-    _, _, _, _, att_params = VARIANTS[spec]
-    return {"architecture_id": _arch(spec), "backbone": BACKBONE, "spec": spec, "spec_id": VARIANTS[spec][0],
-            "input_shape": [1, 28, 28],
-            "metrics": {"params_total": BASE_PARAMS + att_params, "params_attention": att_params,
-                        "macs": 40_800_000, "elementwise_flops": 500_000,
-                        "inference_images_per_s": 5000.0 - att_params / 10, "inference_images_per_s_iqr": 50.0,
-                        "train_images_per_s": 1500.0, "latency_b1_p50_ms": 1.2, "latency_b1_p95_ms": 1.5,
-                        "peak_memory_mb": None, "inference_images_per_s_samples": [1.0, 2.0]},
-            "measurement": {"device": "cpu", "device_name": "Synthetic CPU", "batch_size": 64, "dtype": "float32",
-                            "memory_format": "contiguous", "threads": 2, "repeats": 10},
+MEASURE_ID = f"{'f' * 16}_{SHAPE}"
+
+
+def _measurement_group(specs):
+    """One measure job's file: every architecture's counts and its interleaved throughput rows."""
+    archs, rows = {}, []
+    for spec in specs:
+        _, _, _, _, att_params = VARIANTS[spec]
+        archs[_arch(spec)] = {"spec": spec, "spec_id": VARIANTS[spec][0], "status": "ok", "error": None,
+                              "metrics": {"params_total": BASE_PARAMS + att_params, "params_attention": att_params,
+                                          "macs": 40_800_000, "elementwise_flops": 500_000}}
+        images = 5000.0 - att_params / 10
+        rel = images / 5000.0
+        rows.append({"architecture_id": _arch(spec), "implementation": "eager", "mode": "inference",
+                     "images_per_s": images, "images_per_s_ci_low": images - 100,
+                     "images_per_s_ci_high": images + 100, "rel": rel, "rel_ci_low": rel - 0.01,
+                     "rel_ci_high": min(rel + 0.01, 1.0) if spec != "none" else 1.0, "peak_memory_mb": None,
+                     "rel_samples": [rel, rel], "images_per_s_samples": [1.0, 2.0]})
+    return {"measure_id": MEASURE_ID, "backbone": BACKBONE, "input_shape": [1, 28, 28], "reference": _arch("none"),
+            "architectures": archs, "throughput": rows, "status": "ok", "error": None,
+            "setup": {"device": "cpu", "device_name": "Synthetic CPU", "batch_size": 64, "dtype": "float32",
+                      "memory_format": "contiguous", "threads": 2, "rounds": 15, "implementations": ["eager"],
+                      "modes": ["inference"], "timer": "time.perf_counter"},
             "environment": {"python": "3.11.9"}}
 
 
@@ -166,13 +178,14 @@ def make_fixture(root: Path) -> dict:
                 plan_runs.append({"run_id": rid, "spec": spec, "spec_id": spec_id, "run_spec": chosen,
                                   "variant": att["name"], "params": params, "backbone": BACKBONE,
                                   "dataset": DATASET, "seed": seed, "architecture_id": _arch(spec),
-                                  "k_per_stage": ks, "aliases": aliases, "measure_id": f"{_arch(spec)}_{SHAPE}"})
+                                  "k_per_stage": ks, "aliases": aliases, "measure_id": MEASURE_ID})
                 if (chosen, seed) != MISSING and rid not in written:
                     (runs_dir / f"{rid}.json").write_text(json.dumps(_record(chosen, seed)))
                     written.add(rid)
-            (meas_dir / f"{_arch(spec)}_{SHAPE}.json").write_text(json.dumps(_measurement(chosen)))
         studies[name] = {"name": name, "title": title, "description": f"Synthetic {title} study.", "kind": kind,
                          "baseline": "none", "specs": specs, "variants": variants, "runs": plan_runs}
+    chosen_specs = list(dict.fromkeys(_chosen(s) for _, _, specs in STUDIES.values() for s in specs))
+    (meas_dir / f"{MEASURE_ID}.json").write_text(json.dumps(_measurement_group(chosen_specs)))
     (runs_dir / "corrupt.json").write_text("{not json")
     bad = _record("none", 0)
     bad["status"] = "exploded"
@@ -225,11 +238,12 @@ def test_aggregate_one_row_per_study_run_metric(fixture):
     assert ok.loc["params_total", "unit"] == "count" and ok.loc["params_total", "value"] == BASE_PARAMS + 27
     assert ok.loc["inference_images_per_s", "source"] == "measure"
     assert ok.loc["inference_images_per_s", "unit"] == "images_per_s"
-    assert ok.loc["latency_b1_p50_ms", "unit"] == "ms" and ok.loc["total_time_s", "unit"] == "s"
+    assert ok.loc["inference_rel_none", "unit"] == "ratio" and ok.loc["total_time_s", "unit"] == "s"
+    assert ok.loc["inference_rel_none", "implementation"] == "eager" and ok.loc["test_top1_pct", "implementation"] == ""
     assert ok.loc["test_loss", "unit"] == "nat"
     assert ok.loc["epochs_completed", "value"] == 3
     assert "inference_images_per_s_samples" not in ok.index  # lists are not metrics
-    assert math.isnan(ok.loc["peak_memory_mb", "value"])      # null -> NaN, still a row
+    assert math.isnan(ok.loc["peak_memory_inference_mb", "value"])      # null (CPU) -> NaN, still a row
     row = ok.iloc[0]
     assert (row["backbone"], row["dataset"], row["variant"], row["spec"], row["spec_id"]) == (
         BACKBONE, DATASET, "eca", "eca", "eca")
@@ -379,17 +393,13 @@ def test_report_states_environment_and_config(report):
     assert "note: synthetic" in html
 
 
-def test_report_fast_enough(report):
-    assert report["seconds"] < 45
-
-
 def test_paper_reference_without_suite_counts(fixture, tmp_path):
     ref = tmp_path / "table3.csv"
     ref.write_text("backbone,method,params_paper,params_unit,flops_paper,flops_unit,train_fps,infer_fps,top1,top5\n"
                    "resnet50,baseline,24.37,M,3.86,G,1024,1855,75.20,92.52\n")
     from ecabench.report import paper
 
-    pc = paper.paper_comparison(tmp_path, ref, compute=False)
+    pc = paper.paper_comparison(ref)
     row = pc["raw"].iloc[0]
     assert row["paper_params_1e6"] == pytest.approx(24.37 * 2**20 / 1e6)
     assert row["paper_flops_1e9"] == pytest.approx(3.86 * 2**30 / 1e9)
@@ -397,8 +407,8 @@ def test_paper_reference_without_suite_counts(fixture, tmp_path):
 
 
 @pytest.mark.slow
-def test_paper_comparison_counts_and_cache(tmp_path):
-    """Builds the ImageNet models once (a few seconds each) and reuses the cache on the next call."""
+def test_paper_counts_job_writes_the_counts_the_report_reads(tmp_path, monkeypatch):
+    """The workflow's paper_counts job builds the ImageNet models once; the comparison only reads them."""
     # a subset of Table 3 keeps this test to a few models (the full table builds ~15, ResNet-152 included)
     ref = tmp_path / "table3.csv"
     ref.write_text("backbone,method,params_paper,params_unit,flops_paper,flops_unit,train_fps,infer_fps,top1,top5\n"
@@ -407,22 +417,32 @@ def test_paper_comparison_counts_and_cache(tmp_path):
                    "mobilenet_v2,se,3.40,M,320.1,M,671,2000,72.42,90.67\n")
     from ecabench.report import paper
 
-    pc = paper.paper_comparison(tmp_path, ref)
+    out = tmp_path / "paper_counts.json"
+    counts = paper.write_suite_counts(out, ref)
+    assert paper.read_suite_counts(out) == json.loads(json.dumps(counts))
+    monkeypatch.setattr(paper, "count_model", lambda *a: pytest.fail("the comparison must not build models"))
+    pc = paper.paper_comparison(ref, counts=paper.read_suite_counts(out))
     raw = pc["raw"].set_index(["backbone", "suite_spec"])
     assert raw.loc[("resnet50", "none"), "suite_params_exact"] == 25_557_032
     assert raw.loc[("resnet50", "eca"), "suite_params_exact"] == 25_557_118
     assert raw.loc[("resnet50", "eca(k=[3,5,5,7])"), "suite_params_exact"] == 25_557_112
     assert raw.loc[("resnet50", "none"), "suite_params_2p20"] == pytest.approx(25_557_032 / 2**20)
     assert raw.loc[("resnet50", "none"), "params_diff_pct"] == pytest.approx(0, abs=0.05)
-    assert ("mobilenet_v2", "se(r=8)") in raw.index
-    cache = tmp_path / paper.CACHE_NAME
-    assert cache.exists()
-    stamp = cache.stat().st_mtime_ns
-    t0 = time.perf_counter()
-    again = paper.paper_comparison(tmp_path, ref)
-    assert time.perf_counter() - t0 < 2 and cache.stat().st_mtime_ns == stamp
-    pd.testing.assert_frame_equal(again["raw"], pc["raw"])
+    assert ("mobilenet_v2", "se(r=8)") in raw.index and pc["message"] == ""
 
+
+def test_the_paper_table_ships_with_the_package_and_its_source_is_cited():
+    from ecabench.report import paper
+
+    path = paper.find_reference_csv()
+    assert path == paper.packaged_reference() and path.is_file()
+    assert "site-packages" in str(path) or "src/ecabench/reference" in str(path)  # never ../shared
+    ref = paper.load_reference(path)
+    r50 = ref[ref["backbone"] == "resnet50"].set_index("method")
+    assert r50.loc["baseline", "params_paper"] == 24.37 and r50.loc["eca", "top1"] == 77.48
+    assert set(ref["params_unit"]) == {"M"}
+    readme = (path.parent / "README.md").read_text()
+    assert "arXiv:1910.03151" in readme and "2^20" in readme
 
 def test_alias_grid_cells_get_their_label_statistics(fixture, report):
     from ecabench.report import tables
@@ -521,32 +541,33 @@ def test_tuned_evaluations_join_the_tables_and_the_report(tmp_path):
     assert (out / "tables" / "tune_fair__variants.csv").exists()
 
 
-def test_relative_throughput_prefers_the_paired_ratio():
+def test_relative_throughput_is_the_interleaved_ratio_with_its_ci():
     from ecabench.report import tables
 
     nan = math.nan
-    gdf = pd.DataFrame({"is_baseline": [True, False, False], "inference_images_per_s": [100.0, 80.0, 90.0],
-                        "inference_rel_none": [1.0, 0.95, nan], "inference_rel_none_p25": [1.0, 0.93, nan],
-                        "inference_rel_none_p75": [1.0, 0.97, nan]})
+    gdf = pd.DataFrame({"is_baseline": [True, False, False], "variant": ["none", "eca", "se"],
+                        "inference_images_per_s": [100.0, 80.0, nan], "inference_rel_none": [1.0, 0.95, nan],
+                        "inference_rel_none_ci_low": [1.0, 0.93, nan], "inference_rel_none_ci_high": [1.0, 0.97, nan],
+                        "train_rel_none": [nan] * 3})
     tables._relative_throughput(gdf)
-    assert gdf["throughput_rel_method"].tolist() == ["paired", "paired", "separate"]
-    assert gdf["throughput_rel_baseline"].tolist() == pytest.approx([1.0, 0.95, 0.9])
+    assert gdf["throughput_rel_method"].tolist() == ["interleaved", "interleaved", ""]
+    assert gdf["throughput_rel_baseline"].tolist()[:2] == pytest.approx([1.0, 0.95])
     assert [tables.fmt_rel_throughput(r) for _, r in gdf.iterrows()] == [
-        "1.000× [1.00–1.00]", "0.950× [0.93–0.97]", "0.900× (unpaired)"]
-    # a baseline that is not the plain backbone: both paired ratios are relative to `none`, so divide
-    gdf = pd.DataFrame({"is_baseline": [False, True], "inference_images_per_s": [50.0, 60.0],
-                        "inference_rel_none": [0.8, 0.9], "inference_rel_none_p25": [0.72, 0.9],
-                        "inference_rel_none_p75": [0.88, 0.9]})
+        "1.000× [1.000, 1.000]", "0.950× [0.930, 0.970]", "–"]
+    # a baseline that is not the plain backbone: both ratios are relative to `none`, so divide
+    gdf = pd.DataFrame({"is_baseline": [False, True], "variant": ["se", "eca"], "inference_images_per_s": [50.0, 60.0],
+                        "inference_rel_none": [0.8, 0.9], "inference_rel_none_ci_low": [0.72, 0.9],
+                        "inference_rel_none_ci_high": [0.88, 0.9], "train_rel_none": [nan, nan]})
     tables._relative_throughput(gdf)
     assert gdf["throughput_rel_baseline"].tolist() == pytest.approx([0.8 / 0.9, 1.0])
-    assert gdf["throughput_rel_p25"].iloc[0] == pytest.approx(0.8)
+    assert gdf["throughput_rel_ci_low"].iloc[0] == pytest.approx(0.8)
+    assert gdf["throughput_rel_method"].tolist() == ["ratio of medians"] * 2
 
 
-def test_accuracy_vs_throughput_plots_the_paired_ratio_when_every_variant_has_it():
+def test_accuracy_vs_throughput_plots_the_relative_throughput_when_every_variant_has_it():
     from ecabench.report import figures
 
-    g = pd.DataFrame({"throughput_rel_baseline": [1.0, 0.95, math.nan],
-                      "throughput_rel_method": ["paired", "paired", ""]})
+    g = pd.DataFrame({"throughput_rel_baseline": [1.0, 0.95, math.nan], "inference_images_per_s": [10.0, 9.5, math.nan]})
     assert figures._cost_axes(g)[2][0] == "throughput_rel_baseline"
-    g.loc[1, "throughput_rel_method"] = "separate"
+    g.loc[2, "inference_images_per_s"] = 9.0  # measured, but without a ratio
     assert figures._cost_axes(g)[2][0] == "inference_images_per_s"

@@ -10,7 +10,7 @@
     <out_dir>/tables/<study>__odd_even.{csv,md,tex,html}      odd-rule studies only
     <out_dir>/tables/paper_comparison.{csv,md,tex,html}       when the paper's Table 3 is found
     <out_dir>/figures/<study>__<kind>.{png,svg}                see ecabench.report.figures
-    <out_dir>/paper_suite_counts.json                         cache of the suite's ImageNet counts
+    <out_dir>/paper_suite_counts.json                         the suite's ImageNet counts, when counted here
 
 For ``snakemake --report``: :func:`figure_paths` lists every figure file for a plan (known at parse
 time; placeholders are written for figures without data), or mark the whole folder with
@@ -32,14 +32,16 @@ def build_report(summary_path: str | os.PathLike, plan_path: str | os.PathLike |
                  out_dir: str | os.PathLike = "reports", config: dict | None = None,
                  reference_csv: str | os.PathLike | None = None, curves_path: str | os.PathLike | None = None,
                  *, paper_comparison: bool = True, meta_path: str | os.PathLike | None = None,
-                 metric: str = "test_top1_pct", title: str = "ecabench report") -> Path:
+                 metric: str = "test_top1_pct", title: str = "ecabench report",
+                 paper_counts: str | os.PathLike | None = None) -> Path:
     """Write the report (see the module docstring) and return the path of ``index.html``.
 
     ``summary_path``: ``results/summary.parquet`` (or ``.csv``) from :func:`ecabench.aggregate.aggregate`.
     ``plan_path``: ``results/plan.json`` (or the plan dict, or None: the studies in the table).
     ``config``: the workflow configuration shown in the report (default: the plan's ``config``).
-    ``reference_csv``: the paper's Table 3 (default: ``config['report']['reference_csv']``, then
-    ``shared/reference/eca_paper_table3.csv`` in or beside the checkout; not found: the section says so).
+    ``reference_csv``: the paper's Table 3 (default: ``config['report']['reference_csv']``, then the copy
+    shipped in the package; not found: the section says so). ``paper_counts``: the suite's counts from
+    the workflow's ``paper_counts`` job (default: counted here unless ``paper_comparison=False``).
     ``curves_path``/``meta_path``: default ``<summary stem>_curves.parquet`` / ``_meta.json`` beside it.
     ``paper_comparison=False`` skips building the ImageNet models for the suite's own counts (the paper's
     figures are still shown). ``metric``: the accuracy metric of the tables (test top-1 by default).
@@ -47,4 +49,5 @@ def build_report(summary_path: str | os.PathLike, plan_path: str | os.PathLike |
     from ecabench.report.build import build_report as _build
 
     return _build(summary_path, plan_path, out_dir, config, reference_csv, curves_path,
-                  paper_comparison=paper_comparison, meta_path=meta_path, metric=metric, title=title)
+                  paper_comparison=paper_comparison, meta_path=meta_path, metric=metric, title=title,
+                  paper_counts=paper_counts)

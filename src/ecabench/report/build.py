@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import math
 import os
 from pathlib import Path
 
@@ -24,14 +25,17 @@ __all__ = ["build_report"]
 
 READING_GUIDE = (
     "How to read the tables: accuracy is the test top-1 of runs that completed (status ok), mean ± sample std "
-    "over seeds, with a t-based 95% confidence interval. Δ is the variant minus the study's baseline on the same "
-    "backbone and dataset, paired by seed (paired t-test over the seeds both completed). A difference whose 95% "
-    "CI includes zero is labelled \"inside the noise\": seed-to-seed variation alone could explain it. With fewer "
-    "than two paired seeds no interval exists and the difference is labelled \"n too small\". p-values are not "
-    "corrected for the number of variants (the raw CSV also has Holm-adjusted p_holm). Throughput is measured "
-    "once per architecture (not per seed) by a separate measurement job, which also times the architecture back "
-    "to back with the plain backbone; \"Rel. throughput\" is that paired ratio (median [IQR] over the rounds) "
-    "relative to the study's baseline, or marked \"unpaired\" when only separate timings exist."
+    "over seeds, with a t-based 95% confidence interval that never leaves [0, 100]. Δ is the variant minus the "
+    "study's baseline on the same backbone and dataset, paired by seed: for one seed every variant saw the same "
+    "data, batch order and augmentation and started from the same backbone weights, so the paired difference "
+    "measures the attention, not the draw (paired t-test over the seeds both completed). A difference whose 95% "
+    "CI includes zero is labelled \"inside the noise\". MDE is the smallest true difference the comparison would "
+    "detect with 80% power (two-sided, α = 0.05) given the measured sd of the paired differences and n; \"seeds for "
+    "0.5 / 1.0\" say how many seeds would detect a 0.5- or 1-point difference. p-values are not corrected for the "
+    "number of variants (the raw CSV also has Holm-adjusted p_holm). Throughput is measured once per (backbone, "
+    "input, device) for all architectures together, in alternating rounds after warm-up; \"Rel. throughput\" is "
+    "the median within-round ratio to the baseline with its 95% CI (order statistics), for the implementation "
+    "named in the table (eager: the modules as written; compile: torch.compile of the whole model)."
 )
 TUNED_NOTE = (
     "Tuned with Optuna: every variant had the same trial budget, its best setting was chosen on the "
@@ -74,18 +78,22 @@ def _variant_sentence(r: pd.Series, base: str) -> str | None:
     if not _tab._isnan(r["params_attention"]):
         extras.append(f"{int(r['params_attention']):,} attention parameters")
     if not _tab._isnan(r["throughput_rel_baseline"]):
-        how = (f", IQR {r['throughput_rel_p25']:.2f}–{r['throughput_rel_p75']:.2f} over rounds timed back to back"
-               if r.get("throughput_rel_method") == "paired" and not _tab._isnan(r["throughput_rel_p25"])
-               else ", from separately timed measurements")
-        extras.append(f"{r['throughput_rel_baseline']:.2f}× the baseline's inference throughput{how}")
+        how = (f", 95% CI {r['throughput_rel_ci_low']:.3f}–{r['throughput_rel_ci_high']:.3f} over rounds timed "
+               "in alternation" if not _tab._isnan(r.get("throughput_rel_ci_low")) else "")
+        extras.append(f"{r['throughput_rel_baseline']:.3f}× the baseline's inference throughput ({r['implementation']})"
+                      f"{how}")
     extra = f" ({'; '.join(extras)})" if extras else ""
     if r["verdict"] == stats.N_TOO_SMALL:
         return (f"{name} vs {base}: Δ top-1 = {_pts(r['delta_top1'])} points from {int(r['n_pairs'])} paired seed(s) — "
                 f"n too small for a confidence interval, so it cannot be told apart from seed noise{extra}.")
     ci = f"95% CI {_pts(r['delta_ci_low'])} to {_pts(r['delta_ci_high'])}"
     p = _p_text(r["p_value"])
+    mde = (f"; smallest difference detectable with 80% power: {r['mde_80']:.2f} points"
+           if not _tab._isnan(r.get("mde_80")) else "")
     head = (f"{name} vs {base}: Δ top-1 = {_pts(r['delta_top1'])} points ({ci}, paired t-test {p}, "
-            f"n = {int(r['n_pairs'])} seeds)")
+            f"n = {int(r['n_pairs'])} seeds{mde})")
+    if r["note"] == stats.CLIPPED:
+        head += " (the interval was cut at the metric's range: too few seeds for an informative interval)"
     if r["verdict"] == stats.INSIDE_NOISE:
         tail = " — inside the noise: the interval includes zero"
         if r["note"] == stats.ZERO_VARIANCE_TIE:
@@ -95,6 +103,43 @@ def _variant_sentence(r: pd.Series, base: str) -> str | None:
     else:
         tail = " — worse than the baseline beyond seed noise (the interval excludes zero)"
     return head + tail + extra + "."
+
+
+def headline_rows(name: str, title: str, vt: pd.DataFrame) -> list[dict]:
+    """The first-screen summary of one study: per setting, the best variant against the baseline."""
+    rows = []
+    for (backbone, dataset), g in vt.groupby(["backbone", "dataset"], sort=False):
+        cand = g[~g["is_baseline"] & g["top1_mean"].notna()]
+        if cand.empty:
+            continue
+        r = cand.loc[cand["top1_mean"].astype(float).idxmax()]
+        base = g.loc[g["is_baseline"], "spec"]
+        rows.append({
+            "Study": title, "Setting": f"{backbone} / {dataset}",
+            "Best variant": r["spec"], "Baseline": base.iloc[0] if len(base) else "–",
+            "Δ top-1 [95% CI]": (f"{_tab.fmt_signed(r['delta_top1'])} "
+                                 f"{_tab.fmt_ci(r['delta_ci_low'], r['delta_ci_high'], signed=True)}"),
+            "Verdict": r["verdict"] if isinstance(r["verdict"], str) else "",
+            "MDE (80% power)": _tab.fmt_num(r.get("mde_80")),
+            "n": "–" if _tab._isnan(r.get("n_pairs")) else str(int(r["n_pairs"])),
+        })
+    return rows
+
+
+def pairing_text(vt: pd.DataFrame) -> str:
+    """How much seed variance the pairing removed: pooled sd of single runs vs of paired differences."""
+    single = stats.pooled_sd(vt["top1_std"], vt["n"])
+    paired = stats.pooled_sd(vt.loc[~vt["is_baseline"], "delta_std"], vt.loc[~vt["is_baseline"], "n_pairs"])
+    if _tab._isnan(single) or _tab._isnan(paired):
+        return ""
+    unpaired = math.sqrt(2) * single  # sd of a difference of two independent runs
+    removed = 1 - (paired / unpaired) ** 2 if unpaired > 0 else math.nan
+    text = (f"Seed noise: single runs vary with sd {single:.2f} points (pooled over variants), so an unpaired "
+            f"difference would have sd {unpaired:.2f}; the paired differences (same data order, same backbone "
+            f"initialisation per seed) have sd {paired:.2f}")
+    if not _tab._isnan(removed):
+        text += f" — the pairing removed {100 * removed:.0f}% of the variance of a difference"
+    return text + "."
 
 
 def _group_prose(vt: pd.DataFrame, base: str) -> list[str]:
@@ -184,18 +229,22 @@ def _env_table(meta: dict) -> pd.DataFrame | None:
 
 
 def _measure_table(meta: dict) -> pd.DataFrame | None:
+    """One row per measure job: what was timed, how, and with how many threads."""
     ms = meta.get("measurements") or {}
-    if not ms:
-        return None
-    rows: dict[str, dict] = {}
-    for arch, m in ms.items():
-        setup = m.get("measurement") or {}
-        key = json.dumps({k: setup.get(k) for k in ("device", "device_name", "batch_size", "dtype", "memory_format",
-                                                    "threads", "repeats")}, sort_keys=True, default=str)
-        row = rows.setdefault(key, {**json.loads(key), "architectures": 0})
-        row["architectures"] += 1
-    df = pd.DataFrame(list(rows.values()))
-    return df[["architectures"] + [c for c in df.columns if c != "architectures"]].fillna("").astype(str)
+    rows = []
+    for mid, m in ms.items():
+        setup = m.get("setup") or {}
+        rows.append({
+            "Measure job": mid, "Backbone": m.get("backbone") or "", "Input": "x".join(map(str, m.get("input_shape") or [])),
+            "Architectures": m.get("architectures", ""), "Status": m.get("status", "ok"),
+            "Device": setup.get("device_name") or setup.get("device") or "", "Threads": setup.get("threads", ""),
+            "Batch": setup.get("batch_size", ""), "dtype": setup.get("dtype", ""),
+            "Memory format": setup.get("memory_format", ""),
+            "Implementations": ", ".join(setup.get("implementations") or []),
+            "Modes": ", ".join(setup.get("modes") or []), "Rounds": setup.get("rounds", ""),
+            "Timer": setup.get("timer", ""),
+        })
+    return pd.DataFrame(rows).astype(str) if rows else None
 
 
 def _anchor(name: str) -> str:
@@ -214,13 +263,15 @@ def build_report(summary_path: str | os.PathLike, plan_path: str | os.PathLike |
                  out_dir: str | os.PathLike = "reports", config: dict | None = None,
                  reference_csv: str | os.PathLike | None = None, curves_path: str | os.PathLike | None = None,
                  *, paper_comparison: bool = True, meta_path: str | os.PathLike | None = None,
-                 metric: str = "test_top1_pct", title: str = "ecabench report") -> Path:
+                 metric: str = "test_top1_pct", title: str = "ecabench report",
+                 paper_counts: str | os.PathLike | None = None) -> Path:
     """Write the report (see :mod:`ecabench.report`) and return the path of ``index.html``.
 
     ``config``: the workflow configuration shown in the report (default: the plan's ``config``).
     ``reference_csv``: the paper's Table 3 (default: found by :func:`ecabench.report.paper.find_reference_csv`).
     ``curves_path``: the curves table (default: ``<summary stem>_curves.parquet`` beside the summary).
-    ``paper_comparison=False`` skips building the ImageNet models for the suite's counts (the paper's
+    ``paper_counts``: the suite's ImageNet counts written by the workflow's ``paper_counts`` job; without
+    it, ``paper_comparison=True`` counts them here and ``False`` skips them (the paper's
     figures are still shown). ``metric``: the accuracy metric of the tables (test top-1 by default).
     """
     out_dir = Path(out_dir)
@@ -245,7 +296,7 @@ def build_report(summary_path: str | os.PathLike, plan_path: str | os.PathLike |
         if name not in studies:
             studies[name] = {"title": name, "description": "", "kind": "other", "baseline": "none", "runs": []}
 
-    sections = []
+    sections, headline = [], []
     for name, study in studies.items():
         sdf = df[df["study"] == name]
         aliases: dict[str, list[str]] = {}
@@ -264,6 +315,7 @@ def build_report(summary_path: str | os.PathLike, plan_path: str | os.PathLike |
                           fmt.reset_index(drop=True)], axis=1) if len(vt) else fmt
         table_files = _tab.write_table(vt, full, tables_dir, f"{safe}__variants",
                                        caption=f"{study.get('title', name)}: test top-1 over seeds vs {base_spec}")
+        thr = _tab.throughput_table(sdf) if len(sdf) else pd.DataFrame()
         inc_raw = _tab.incomplete_runs(sdf) if len(sdf) else pd.DataFrame(
             columns=["backbone", "dataset", "spec", "seed", "status", "run_id", "error"])
         inc_fmt = _tab.format_incomplete(inc_raw)
@@ -313,8 +365,10 @@ def build_report(summary_path: str | os.PathLike, plan_path: str | os.PathLike |
             links = [{"label": f"Optuna study {tune}: history, importances, contour, best parameters",
                       "html": f"tuning/{tune}.html", "md": f"tuning/{tune}.md"}]
             links = [ln for ln in links if (out_dir / ln["html"]).exists() or (out_dir / ln["md"]).exists()]
+        headline.extend(headline_rows(name, title_, vt) if len(vt) else [])
         sections.append({
             "name": name, "anchor": _anchor(name), "title": title_, "description": description, "links": links,
+            "pairing": pairing_text(vt) if len(vt) else "", "throughput": thr if len(thr) else None,
             "kind": study.get("kind", "other"), "baseline_spec": base_spec, "groups": groups,
             "summary": _study_summary(vt) if len(vt) else "", "table_files": table_files,
             "odd_even": odd_fmt, "odd_even_prose": _odd_even_prose(odd_raw) if odd_raw is not None else [],
@@ -322,7 +376,15 @@ def build_report(summary_path: str | os.PathLike, plan_path: str | os.PathLike |
         })
 
     # paper comparison
-    pc = _paper.paper_comparison(out_dir, reference_csv, config, compute=paper_comparison)
+    if paper_counts is not None:
+        counts = _paper.read_suite_counts(paper_counts)
+    elif paper_comparison:  # outside the workflow: count here, cached beside the report
+        ref = _paper.find_reference_csv(reference_csv, config)
+        pairs = _paper.reference_pairs(_paper.load_reference(ref)) if ref is not None else []
+        counts = _paper.suite_counts(pairs, out_dir / _paper.CACHE_NAME)
+    else:
+        counts = None
+    pc = _paper.paper_comparison(reference_csv, config, counts)
     paper_files = {}
     if pc["raw"] is not None:
         paper_files = _tab.write_table(pc["raw"], pc["formatted"], out_dir / "tables", "paper_comparison",
@@ -340,14 +402,18 @@ def build_report(summary_path: str | os.PathLike, plan_path: str | os.PathLike |
     for mid, m in (meta.get("measurements") or {}).items():
         if m.get("status", "ok") != "ok":
             err = str(m.get("error") or "").strip().splitlines()
-            skipped_notes.append(f"Measurement {mid} ({m.get('backbone') or '?'}, {m.get('spec') or '?'}) "
-                                 f"{m.get('status')}: {err[0] if err else 'no error message'} — its throughput "
-                                 "columns are empty.")
+            skipped_notes.append(f"Measure job {mid} ({m.get('backbone') or '?'}) {m.get('status')}: "
+                                 f"{err[0] if err else 'no error message'} — its throughput columns are empty.")
+        for arch, error in (m.get("failed") or {}).items():
+            first = str(error or "").strip().splitlines()
+            skipped_notes.append(f"Measure job {mid}: architecture {arch} could not be measured "
+                                 f"({first[0] if first else 'no error message'}).")
     data = {
         "title": title, "generated": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "summary_path": str(summary_path), "plan_path": str(plan_path if not isinstance(plan_path, dict) else "<dict>"),
         "overview": {"n_studies": len(sections), "n_runs": n_runs, "status_counts": counts, "incomplete": incomplete},
-        "reading_guide": READING_GUIDE, "skipped_notes": skipped_notes, "studies": sections, "paper": paper,
+        "headline": pd.DataFrame(headline), "reading_guide": READING_GUIDE, "skipped_notes": skipped_notes,
+        "studies": sections, "paper": paper,
         "environment": _env_table(meta), "measurements": _measure_table(meta), "config": config,
     }
     html_path = out_dir / "index.html"

@@ -35,8 +35,8 @@ from ecabench.report.layout import FORMATS, KINDS, figure_kinds, figure_paths, f
 
 CAPTIONS = {
     "accuracy_vs_cost": "Test top-1 (mean over seeds, bars: 95% CI) against total parameters, MACs and measured "
-                        "inference throughput (relative to the baseline and timed back to back with the plain backbone, "
-                        "bars: IQR, where the measurements have that paired ratio); the dashed line joins the "
+                        "inference throughput (relative to the baseline, all architectures timed together in "
+                        "alternating rounds; bars: 95% CI of the median ratio); the dashed line joins the "
                         "Pareto-optimal variants (cheaper or faster and more accurate than every other).",
     "accuracy_vs_k": "Test top-1 against a fixed ECA kernel size k (mean over seeds, bars: 95% CI). The adaptive "
                      "choice is the horizontal line (band: its 95% CI) and, where it picks one k on every stage, "
@@ -89,8 +89,10 @@ def _groups(df: pd.DataFrame) -> list[tuple[str, str]]:
 
 
 def _half_ci(vt: pd.DataFrame) -> np.ndarray:
-    h = (vt["top1_ci_high"] - vt["top1_mean"]).to_numpy(dtype=float)
-    return np.where(np.isfinite(h), h, 0.0)
+    """(2, n) error-bar lengths below and above the mean (the CI may be cut at the metric's range)."""
+    lo = (vt["top1_mean"] - vt["top1_ci_low"]).to_numpy(dtype=float)
+    hi = (vt["top1_ci_high"] - vt["top1_mean"]).to_numpy(dtype=float)
+    return np.vstack([np.where(np.isfinite(lo), lo, 0.0), np.where(np.isfinite(hi), hi, 0.0)])
 
 
 # ------------------------------------------------------------------------------------- figures
@@ -99,13 +101,13 @@ COST_AXES = (("params_total", "parameters", True), ("macs", "MACs (fvcore, per i
 
 
 def _cost_axes(g: pd.DataFrame) -> tuple:
-    """The paired relative throughput replaces absolute images/s when every measured variant has it:
-    absolute figures come from separate jobs and carry their drift (see ecabench.measure.paired_inference_ratio)."""
-    if "throughput_rel_method" in g:
-        measured = g[np.isfinite(g["throughput_rel_baseline"].astype(float))]
-        if len(measured) and (measured["throughput_rel_method"] == "paired").all():
-            return COST_AXES[:2] + (("throughput_rel_baseline",
-                                     "inference throughput / baseline (paired; bars: IQR)", False),)
+    """The relative throughput (timed in alternating rounds with the plain backbone) replaces absolute
+    images/s when every measured variant has it: it is the figure equal-cost variants agree on."""
+    if "throughput_rel_baseline" in g:
+        measured = g[np.isfinite(g["inference_images_per_s"].astype(float))]
+        if len(measured) and np.isfinite(measured["throughput_rel_baseline"].astype(float)).all():
+            return COST_AXES[:2] + (("throughput_rel_baseline", "inference throughput / baseline (bars: 95% CI)",
+                                     False),)
     return COST_AXES
 
 
@@ -129,9 +131,9 @@ def accuracy_vs_cost(vt: pd.DataFrame, stem: Path, title: str = "") -> dict[str,
                 ax.text(0.5, 0.5, f"{label}: not measured", transform=ax.transAxes, ha="center", color="0.4")
                 continue
             xerr = None
-            if col == "throughput_rel_baseline":  # the IQR of the back-to-back rounds
-                xerr = np.vstack([(d[col] - d["throughput_rel_p25"]).clip(lower=0).to_numpy(float),
-                                  (d["throughput_rel_p75"] - d[col]).clip(lower=0).to_numpy(float)])
+            if col == "throughput_rel_baseline":  # the 95% CI of the median within-round ratio
+                xerr = np.vstack([(d[col] - d["throughput_rel_ci_low"]).clip(lower=0).to_numpy(float),
+                                  (d["throughput_rel_ci_high"] - d[col]).clip(lower=0).to_numpy(float)])
             ax.errorbar(d[col], d["top1_mean"], yerr=_half_ci(d), xerr=xerr, fmt="none", ecolor="0.6", elinewidth=1,
                         capsize=3)
             sns.scatterplot(data=d, x=col, y="top1_mean", hue="spec", palette=pal, s=70, ax=ax, legend=False,

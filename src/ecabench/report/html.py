@@ -75,6 +75,10 @@ def render_html(data: dict, out_dir: Path) -> str:
                  + ", ".join(f"{n} {_e(s)}" for s, n in ov["status_counts"].items()) + ".</p>")
     if ov.get("incomplete"):
         parts.append(f"<p class='warnbox'>{_e(ov['incomplete'])}</p>")
+    head = data.get("headline")
+    if head is not None and len(head):
+        parts.append("<h3>At a glance</h3><p>Per study and setting: the most accurate variant against the baseline.</p>")
+        parts.append(to_html(head))
     parts.append(f"<p class='note'>{_e(data['reading_guide'])}</p>")
     for line in data.get("skipped_notes", []):
         parts.append(f"<p class='warnbox'>{_e(line)}</p>")
@@ -98,7 +102,11 @@ def render_html(data: dict, out_dir: Path) -> str:
                 parts.append("<ul>" + "".join(f"<li>{_e(p)}</li>" for p in g["prose"]) + "</ul>")
         if s["summary"]:
             parts.append(f"<p class='note'>{_e(s['summary'])}</p>")
+        if s.get("pairing"):
+            parts.append(f"<p class='note'>{_e(s['pairing'])}</p>")
         parts.append(f"<p class='muted'>Table files: {_files(s['table_files'], out_dir)}</p>")
+        if s.get("throughput") is not None:
+            parts.append("<h3>Throughput by implementation</h3>" + to_html(s["throughput"]))
         if s["odd_even"] is not None:
             parts.append("<h3>Odd rule: paired odd − even differences</h3>")
             parts.append(to_html(s["odd_even"]))

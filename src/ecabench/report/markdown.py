@@ -36,6 +36,10 @@ def render_markdown(data: dict, out_dir: Path) -> str:
            + ", ".join(f"{n} {s}" for s, n in ov["status_counts"].items()) + ".", ""]
     if ov.get("incomplete"):
         md += [f"> **Warning:** {ov['incomplete']}", ""]
+    head = data.get("headline")
+    if head is not None and len(head):
+        md += ["### At a glance", "", "Per study and setting: the most accurate variant against the baseline.", "",
+               to_markdown(head)]
     md += [f"> {data['reading_guide']}", ""]
     for line in data.get("skipped_notes", []):
         md += [f"> **Warning:** {line}", ""]
@@ -54,7 +58,11 @@ def render_markdown(data: dict, out_dir: Path) -> str:
             md += [f"- {p}" for p in g["prose"]] + [""]
         if s["summary"]:
             md += [f"> {s['summary']}", ""]
+        if s.get("pairing"):
+            md += [f"> {s['pairing']}", ""]
         md += [f"Table files: {_links(s['table_files'], out_dir)}", ""]
+        if s.get("throughput") is not None:
+            md += ["### Throughput by implementation", "", to_markdown(s["throughput"])]
         if s["odd_even"] is not None:
             md += ["### Odd rule: paired odd − even differences", "", to_markdown(s["odd_even"])]
             md += [f"- {p}" for p in s.get("odd_even_prose", [])] + [""]

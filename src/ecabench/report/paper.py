@@ -7,14 +7,16 @@ figures as printed and converted to decimal, and the suite's counts in decimal a
 paper's binary units, so both can be compared like for like.
 
 The suite's counts come from ``ecabench.models.build_model`` + ``ecabench.measure.count_params`` /
-``count_flops(model, (3, 224, 224))`` for 1000 classes; they take a few seconds per model and are
-cached in ``<out_dir>/paper_suite_counts.json`` (keyed by backbone, spec and the package versions).
+``count_flops(model, (3, 224, 224))`` for 1000 classes. They take a few seconds per model, so the
+workflow computes them in a job of their own (``paper_counts``, :func:`write_suite_counts`, beside
+the training runs) and the report only reads them.
 """
 from __future__ import annotations
 
 import json
 import math
 import os
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -33,31 +35,21 @@ BACKBONE_OVERRIDES = {("mobilenet_v2", "se"): "se(r=8)"}  # the paper's SE on Mo
 EXTRA_ROWS = [("resnet50", "eca", "eca(k=[3,5,5,7])", "released ECA-ResNet-50 checkpoint: per-stage k [3,5,5,7]")]
 
 
-def repo_root() -> Path:
-    """The checkout containing this package (src layout: <root>/src/ecabench/report/paper.py)."""
-    return Path(__file__).resolve().parents[3]
+def packaged_reference() -> Path:
+    """The copy of the paper's Table 3 shipped inside the package (source: reference/README.md)."""
+    return Path(str(resources.files("ecabench").joinpath("reference", REFERENCE_NAME)))
 
 
 def find_reference_csv(reference_csv: str | os.PathLike | None = None, config: dict | None = None) -> Path | None:
-    """The reference CSV: explicit path, then ``config['report']['reference_csv']`` (or
-    ``config['reference_csv']``), then ``shared/reference/eca_paper_table3.csv`` in or beside the
-    checkout, then the same relative to the current directory. None if none exists."""
-    candidates: list[Path] = []
-    if reference_csv:
-        return Path(reference_csv) if Path(reference_csv).exists() else None
+    """The reference CSV: an explicit path, then ``config['report']['reference_csv']`` (relative to the
+    working directory), then the copy shipped in the package. None if a given path does not exist."""
     cfg = config or {}
-    for value in ((cfg.get("report") or {}).get("reference_csv") if isinstance(cfg.get("report"), dict) else None,
-                  cfg.get("reference_csv")):
-        if value:
-            p = Path(value)
-            candidates += [p] if p.is_absolute() else [Path.cwd() / p, repo_root() / p]
-    for base in (repo_root(), Path.cwd()):
-        candidates += [base / "shared" / "reference" / REFERENCE_NAME,
-                       base.parent / "shared" / "reference" / REFERENCE_NAME]
-    for c in candidates:
-        if c.exists():
-            return c
-    return None
+    given = reference_csv or ((cfg.get("report") or {}).get("reference_csv") if isinstance(cfg.get("report"), dict)
+                              else None)
+    if given:
+        return Path(given) if Path(given).exists() else None
+    packaged = packaged_reference()
+    return packaged if packaged.exists() else None
 
 
 def load_reference(path: str | os.PathLike) -> pd.DataFrame:
@@ -100,7 +92,8 @@ def count_model(backbone: str, spec: str) -> dict:
             "elementwise_flops": f["elementwise_flops"], "unsupported_ops": f.get("unsupported_ops", {})}
 
 
-def suite_counts(pairs: list[tuple[str, str]], cache_path: str | os.PathLike | None = None) -> dict[str, dict]:
+def suite_counts(pairs: list[tuple[str, str]], cache_path: str | os.PathLike | None = None,
+                 always_write: bool = False) -> dict[str, dict]:
     """{"backbone|spec": counts} for every pair, from the cache where it matches the package versions."""
     versions = _versions()
     cache: dict[str, Any] = {}
@@ -122,7 +115,7 @@ def suite_counts(pairs: list[tuple[str, str]], cache_path: str | os.PathLike | N
                 cache[key] = {"error": f"{type(exc).__name__}: {exc}"}
             changed = True
         out[key] = cache[key]
-    if changed and cache_path is not None:
+    if (changed or always_write) and cache_path is not None:
         from ecabench.aggregate import _atomic_json
 
         _atomic_json(Path(cache_path), {"versions": versions, "input_shape": list(INPUT_SHAPE), "counts": cache})
@@ -208,31 +201,44 @@ def format_comparison(raw: pd.DataFrame) -> pd.DataFrame:
     })
 
 
-def paper_comparison(out_dir: str | os.PathLike, reference_csv: str | os.PathLike | None = None,
-                     config: dict | None = None, compute: bool = True) -> dict:
-    """{"path": reference or None, "raw": DataFrame | None, "formatted": DataFrame | None, "message": str}."""
+def reference_pairs(reference: pd.DataFrame) -> list[tuple[str, str]]:
+    """The (backbone, suite spec) pairs whose counts the comparison needs, each once."""
+    pairs = [(r["backbone"], spec_for(r["backbone"], r["method"])) for _, r in reference.iterrows()]
+    pairs += [(b, s) for b, m, s, _ in EXTRA_ROWS
+              if ((reference["backbone"] == b) & (reference["method"] == m)).any()]
+    return list(dict.fromkeys((b, s) for b, s in pairs if s))
+
+
+def write_suite_counts(out_path: str | os.PathLike, reference_csv: str | os.PathLike | None = None,
+                       config: dict | None = None) -> dict[str, dict]:
+    """The workflow's ``paper_counts`` job: count every model the reference table names, write JSON."""
+    path = find_reference_csv(reference_csv, config)
+    pairs = reference_pairs(load_reference(path)) if path is not None else []
+    return suite_counts(pairs, out_path, always_write=True)
+
+
+def read_suite_counts(path: str | os.PathLike) -> dict[str, dict]:
+    return json.loads(Path(path).read_text()).get("counts", {})
+
+
+def paper_comparison(reference_csv: str | os.PathLike | None = None, config: dict | None = None,
+                     counts: dict[str, dict] | None = None) -> dict:
+    """{"path": reference or None, "raw": DataFrame | None, "formatted": DataFrame | None, "message": str}.
+
+    ``counts``: the suite's counts by "backbone|spec" (:func:`write_suite_counts`); None leaves the
+    suite's columns empty and says so.
+    """
     path = find_reference_csv(reference_csv, config)
     if path is None:
-        where = (f" at {reference_csv}" if reference_csv else
-                 " (looked for shared/reference/eca_paper_table3.csv in and beside the checkout, and for"
-                 " config report.reference_csv)")
+        given = reference_csv or ((config or {}).get("report") or {}).get("reference_csv")
+        where = f" at {given}" if given else f" (the package's copy, {packaged_reference()}, is missing)"
         return {"path": None, "raw": None, "formatted": None,
                 "message": f"The paper's reference table was not found{where}; no comparison is made."}
     try:
         ref = load_reference(path)
     except (OSError, ValueError) as exc:
         return {"path": path, "raw": None, "formatted": None, "message": f"The reference table {path} could not be read: {exc}"}
-    pairs = []
-    for _, r in ref.iterrows():
-        s = spec_for(r["backbone"], r["method"])
-        if s:
-            pairs.append((r["backbone"], s))
-    pairs += [(b, s) for b, m, s, _ in EXTRA_ROWS if ((ref["backbone"] == b) & (ref["method"] == m)).any()]
-    if compute:
-        counts = suite_counts(list(dict.fromkeys(pairs)), Path(out_dir) / CACHE_NAME)
-        message = ""
-    else:
-        counts = {}
-        message = "The suite's own counts were not computed for this report (paper_comparison disabled)."
-    raw = comparison_table(ref, counts)
+    message = "" if counts is not None else ("The suite's own counts were not computed for this report "
+                                             "(report.paper_comparison is off).")
+    raw = comparison_table(ref, counts or {})
     return {"path": path, "raw": raw, "formatted": format_comparison(raw), "message": message}

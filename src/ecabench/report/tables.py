@@ -20,18 +20,20 @@ from ecabench.report.layout import safe_name
 GROUP = ["backbone", "dataset"]
 ACCURACY = "test_top1_pct"
 STATIC = ("params_total", "params_attention", "macs", "elementwise_flops")
-SPEED = ("inference_images_per_s", "inference_images_per_s_iqr", "train_images_per_s", "latency_b1_p50_ms",
-         "latency_b1_p95_ms", "peak_memory_mb", "inference_rel_none", "inference_rel_none_p25",
-         "inference_rel_none_p75")
+SPEED = ("inference_images_per_s", "inference_rel_none", "inference_rel_none_ci_low", "inference_rel_none_ci_high",
+         "train_images_per_s", "train_rel_none", "train_rel_none_ci_low", "train_rel_none_ci_high",
+         "peak_memory_inference_mb", "peak_memory_train_mb")
 STATUS_ORDER = ("ok", "diverged", "failed", "missing")
+POWER_TARGETS = (0.5, 1.0)  # points of top-1: how many seeds would detect a true difference this large
 
 RAW_COLUMNS = [
     "backbone", "dataset", "spec", "spec_id", "variant", "is_baseline", "runs", "ok", "diverged", "failed",
     "missing", "n", "top1_mean", "top1_std", "top1_ci_low", "top1_ci_high", "delta_top1", "delta_std",
     "delta_ci_low", "delta_ci_high", "p_value", "p_holm", "t_stat", "n_pairs", "verdict", "note",
-    "params_total", "params_attention", "macs", "elementwise_flops", "inference_images_per_s",
-    "inference_images_per_s_iqr", "throughput_rel_baseline", "throughput_rel_p25", "throughput_rel_p75",
-    "throughput_rel_method", "train_images_per_s", "latency_b1_p50_ms",
+    "mde_80", "seeds_for_0_5", "seeds_for_1_0",
+    "params_total", "params_attention", "macs", "elementwise_flops", "implementation", "inference_images_per_s",
+    "throughput_rel_baseline", "throughput_rel_ci_low", "throughput_rel_ci_high", "throughput_rel_method",
+    "train_images_per_s", "train_rel_baseline", "peak_memory_inference_mb", "peak_memory_train_mb",
     "k_per_stage", "k_param", "gamma", "b", "odd", "same_architecture_as", "architecture_id",
 ]
 
@@ -49,10 +51,6 @@ def _first(values: pd.Series):
             pass
         return v
     return None
-
-
-def _metric_by_run(runs: pd.DataFrame, metric: str) -> pd.DataFrame:
-    return runs[runs["metric"] == metric]
 
 
 def run_level(df: pd.DataFrame) -> pd.DataFrame:
@@ -93,6 +91,8 @@ def variant_table(df: pd.DataFrame, baseline: str | None = "none", metric: str =
     """
     if df.empty:
         return pd.DataFrame(columns=RAW_COLUMNS)
+    bounds, delta_bounds = (stats.PCT_RANGE, stats.PCT_DELTA_RANGE) if metric.endswith("_pct") else (None, None)
+    implementation = primary_implementation(df)
     base_id = baseline_spec_id(df, baseline)
     runs = run_level(df)
     study_order = list(pd.unique(runs["spec_id"]))  # plan order, the same in every group
@@ -113,7 +113,7 @@ def variant_table(df: pd.DataFrame, baseline: str | None = "none", metric: str =
             sr = g_runs[g_runs["spec_id"] == sid]
             sg = g[g["spec_id"] == sid]
             counts = sr["status"].value_counts()
-            summ = stats.summarise(per_seed[sid].to_numpy())
+            summ = stats.summarise(per_seed[sid].to_numpy(), bounds=bounds)
             row = {
                 "backbone": backbone, "dataset": dataset, "spec": _first(sr["spec"]) or sid, "spec_id": sid,
                 "variant": _first(sr["variant"]) or "", "is_baseline": sid == base_id,
@@ -122,19 +122,24 @@ def variant_table(df: pd.DataFrame, baseline: str | None = "none", metric: str =
                 "top1_ci_low": summ.ci_low, "top1_ci_high": summ.ci_high,
             }
             if base_vals is not None and sid != base_id:
-                pr = stats.paired_difference(per_seed[sid], base_vals)
+                pr = stats.paired_difference(per_seed[sid], base_vals, bounds=delta_bounds)
+                pw = stats.power(pr.delta_std, pr.n_pairs, POWER_TARGETS)
                 row.update(delta_top1=pr.delta_mean, delta_std=pr.delta_std, delta_ci_low=pr.ci_low,
                            delta_ci_high=pr.ci_high, p_value=pr.p_value, t_stat=pr.t_stat, n_pairs=pr.n_pairs,
-                           verdict=stats.verdict(pr), note=pr.note)
+                           verdict=stats.verdict(pr), note=pr.note or summ.note, mde_80=pw.mde,
+                           seeds_for_0_5=pw.seeds_for[0.5], seeds_for_1_0=pw.seeds_for[1.0])
             elif sid == base_id:
-                row.update(verdict="baseline", note="", n_pairs=summ.n)
+                row.update(verdict="baseline", note=summ.note, n_pairs=summ.n)
             elif base_id is None:
                 row.update(verdict="no baseline", note="the study has no baseline")
             else:
                 row.update(verdict="no baseline", note="the study's baseline has no runs on this backbone/dataset")
+            speed = sg[sg["implementation"] == implementation] if "implementation" in sg else sg
             for m in STATIC + SPEED:
-                vals = sg.loc[sg["metric"] == m, "value"].dropna()
+                src = speed if m in SPEED else sg
+                vals = src.loc[src["metric"] == m, "value"].dropna()
                 row[m] = float(vals.median()) if len(vals) else math.nan
+            row["implementation"] = implementation
             for col in ("k_per_stage", "k_param", "architecture_id"):
                 row[col] = _first(sr[col]) or ""
             for col in ("gamma", "b"):
@@ -172,42 +177,44 @@ def variant_table(df: pd.DataFrame, baseline: str | None = "none", metric: str =
     return table[RAW_COLUMNS]
 
 
-def _relative_throughput(gdf: pd.DataFrame) -> None:
-    """``throughput_rel_baseline`` (+ p25/p75, method) in place.
+def primary_implementation(df: pd.DataFrame) -> str:
+    """The implementation the variant tables show: ``eager`` when measured, else the first one measured."""
+    impls = [i for i in pd.unique(df["implementation"]) if i] if "implementation" in df else []
+    return "eager" if "eager" in impls or not impls else str(impls[0])
 
-    ``paired``: from each measurement's ratio to the plain backbone timed back to back
-    (``inference_rel_none``), divided by the baseline's; ``separate``: the ratio of two medians
-    measured in separate jobs, which drift apart on a shared machine (used only when no paired
-    ratio was recorded).
+
+def _relative_throughput(gdf: pd.DataFrame) -> None:
+    """``throughput_rel_baseline`` (+ CI, method) and ``train_rel_baseline`` in place.
+
+    Each measure job times every architecture with the plain backbone in alternating rounds and
+    records the median within-round ratio with its 95% CI (``inference_rel_none``). Against a
+    ``none`` baseline that is the figure; against another baseline it is the ratio of the two
+    medians (``method`` says ``ratio of medians``; its CI is the variant's scaled by the baseline's median).
     """
     def baseline_value(col: str) -> float:
         vals = gdf.loc[gdf["is_baseline"], col].dropna() if col in gdf else pd.Series(dtype=float)
         return float(vals.iloc[0]) if len(vals) else math.nan
 
-    gdf["throughput_rel_baseline"] = gdf["throughput_rel_p25"] = gdf["throughput_rel_p75"] = math.nan
-    gdf["throughput_rel_method"] = ""
-    base_rel = baseline_value("inference_rel_none")
-    if math.isfinite(base_rel) and base_rel > 0:
-        paired = gdf["inference_rel_none"].notna()
-        for col, src in (("throughput_rel_baseline", "inference_rel_none"), ("throughput_rel_p25", "inference_rel_none_p25"),
-                         ("throughput_rel_p75", "inference_rel_none_p75")):
-            gdf.loc[paired, col] = gdf.loc[paired, src] / base_rel
-        gdf.loc[paired, "throughput_rel_method"] = "paired"
-    base_thr = baseline_value("inference_images_per_s")
-    if math.isfinite(base_thr) and base_thr > 0:
-        rest = gdf["throughput_rel_baseline"].isna() & gdf["inference_images_per_s"].notna()
-        gdf.loc[rest, "throughput_rel_baseline"] = gdf.loc[rest, "inference_images_per_s"] / base_thr
-        gdf.loc[rest, "throughput_rel_method"] = "separate"
+    for out, mode in (("throughput_rel", "inference"), ("train_rel", "train")):
+        base = baseline_value(f"{mode}_rel_none")
+        gdf[f"{out}_baseline"] = gdf[f"{mode}_rel_none"] / base if math.isfinite(base) and base > 0 else math.nan
+        if out == "throughput_rel":
+            for side in ("ci_low", "ci_high"):
+                gdf[f"throughput_rel_{side}"] = gdf[f"inference_rel_none_{side}"] / base if math.isfinite(base) and base > 0 else math.nan
+            is_none = bool(gdf.loc[gdf["is_baseline"], "variant"].eq("none").any())
+            gdf["throughput_rel_method"] = [
+                ("interleaved" if is_none else "ratio of medians") if math.isfinite(v) else ""
+                for v in gdf["throughput_rel_baseline"]]
 
 
 def fmt_rel_throughput(r) -> str:
-    """``0.973× [0.95–0.99]`` (paired: median and IQR of the back-to-back rounds) or ``0.97× (unpaired)``."""
+    """``0.973× [0.95, 0.99]``: the median within-round ratio and its 95% CI."""
     v = r["throughput_rel_baseline"]
     if _isnan(v):
         return "–"
-    if r.get("throughput_rel_method") == "paired" and not _isnan(r["throughput_rel_p25"]):
-        return f"{v:.3f}× [{r['throughput_rel_p25']:.2f}–{r['throughput_rel_p75']:.2f}]"
-    return f"{v:.3f}× (unpaired)"
+    if _isnan(r.get("throughput_rel_ci_low")):
+        return f"{v:.3f}×"
+    return f"{v:.3f}× [{r['throughput_rel_ci_low']:.3f}, {r['throughput_rel_ci_high']:.3f}]"
 
 
 def _k_text(value) -> str:
@@ -250,6 +257,29 @@ def expand_aliases(vt: pd.DataFrame, variants: list[dict] | None) -> pd.DataFram
     if rows:
         out = pd.concat([out, pd.DataFrame(rows)], ignore_index=True)
     return out
+
+
+def throughput_table(df: pd.DataFrame) -> pd.DataFrame:
+    """Every measured (implementation, mode) of every variant: images/s and the ratio to the plain
+    backbone with its 95% CI (one measure job per backbone and input, so these all come from one
+    set of alternating rounds)."""
+    m = df[(df["source"] == "measure") & (df["implementation"] != "")]
+    if m.empty:
+        return pd.DataFrame()
+    m = m.drop_duplicates(["backbone", "dataset", "spec_id", "implementation", "metric"])
+    rows = []
+    for (backbone, dataset, spec, impl), g in m.groupby(["backbone", "dataset", "spec", "implementation"], sort=False):
+        v = dict(zip(g["metric"], g["value"]))
+        for mode in ("inference", "train"):
+            if f"{mode}_images_per_s" not in v:
+                continue
+            rows.append({"Backbone": backbone, "Dataset": dataset, "Variant": spec, "Implementation": impl,
+                         "Mode": mode, "img/s": fmt_num(v[f"{mode}_images_per_s"], 1),
+                         "× none [95% CI]": (f"{v[f'{mode}_rel_none']:.3f} "
+                                             + fmt_ci(v.get(f"{mode}_rel_none_ci_low"), v.get(f"{mode}_rel_none_ci_high"), 3)
+                                             if not _isnan(v.get(f"{mode}_rel_none")) else "–"),
+                         "Peak memory MiB": fmt_num(v.get(f"peak_memory_{mode}_mb"), 0)})
+    return pd.DataFrame(rows)
 
 
 def incomplete_runs(df: pd.DataFrame) -> pd.DataFrame:
@@ -314,6 +344,10 @@ def fmt_count(x) -> str:
     return f"{int(round(x)):,}"
 
 
+def fmt_int(x) -> str:
+    return "–" if _isnan(x) else str(int(x))
+
+
 def fmt_si(x, digits: int = 3) -> str:
     """4.11 G, 40.8 M, 953 k - decimal prefixes (10^3 steps)."""
     if _isnan(x):
@@ -370,8 +404,11 @@ def format_variant_table(raw: pd.DataFrame, baseline_label: str = "baseline") ->
             "Top-1 95% CI": fmt_ci(r["top1_ci_low"], r["top1_ci_high"]),
             f"Δ top-1 vs {baseline_label}": delta,
             "Δ 95% CI": dci,
+            "Δ sd (paired)": "" if r["is_baseline"] else fmt_num(r["delta_std"]),
             "p (paired t)": p,
             "Verdict": verdict,
+            "MDE (80% power)": "" if r["is_baseline"] else fmt_num(r["mde_80"]),
+            "Seeds for 0.5 / 1.0": "" if r["is_baseline"] else f"{fmt_int(r['seeds_for_0_5'])} / {fmt_int(r['seeds_for_1_0'])}",
             "Params": fmt_count(r["params_total"]),
             "Attention params": fmt_count(r["params_attention"]),
             "MACs": fmt_si(r["macs"]),
