@@ -1,7 +1,8 @@
-"""The benchmark scripts under benchmarks/ run and report what they say (tiny shapes, no timing claims)."""
+"""The benchmark scripts under benchmarks/ run and report what they say (tiny settings, no timing claims)."""
 from __future__ import annotations
 
 import importlib.util
+import json
 from pathlib import Path
 
 import pytest
@@ -16,29 +17,15 @@ def _script(name: str):
     return module
 
 
-def test_attention_bound_times_the_aten_path_and_the_kernel_call_beside_the_module():
-    bound = _script("attention_bound")
-    result = bound.measure(["eca", "se"], [("tiny", (32, 6, 6))], batch_size=2, rounds=2, aten=True,
-                           min_s=1e-4, log=lambda *a, **k: None)
-    rows = result["results"]["tiny"]["rows"]
-    assert set(rows) == {"copy", "eca", "eca (aten)", "eca (kernel call)", "se", "se (aten)"}
-    for row in rows.values():
-        assert row["median_s"] > 0 and len(row["samples_s"]) == 2
-    assert "eca (kernel call)" in bound.table(result)
-
-
-def test_model_throughput_attention_time_reports_time_inside_the_modules():
-    mt = _script("model_throughput")
-    shares = mt.attention_time("cifar_resnet20", ("eca", "eca@aten", "se"), batch_size=2, image_size=16,
-                               in_channels=1, num_classes=10, repeats=2)
-    assert set(shares) == {"eca", "eca@aten", "se"}
-    for r in shares.values():
-        assert 0 < r["attention_ms"] < r["forward_ms"]
-        assert 0 < r["share"] < 1
-
-
-def test_model_throughput_rejects_an_unknown_variant_suffix():
-    mt = _script("model_throughput")
-    with pytest.raises(SystemExit, match="only suffix is '@aten'"):
-        mt.run("cifar_resnet20", ("none", "eca@fast"), batch_size=1, image_size=8, in_channels=1, num_classes=10,
-               repeats=1, iters=1, warmup=0, log=lambda *a: None)
+@pytest.mark.slow
+def test_sweep_power_reports_paired_sd_and_ci_per_variant(tmp_path, capsys):
+    sp = _script("sweep_power")
+    out = tmp_path / "power.json"
+    assert sp.main(["--dataset", "digits", "--specs", "none", "eca", "--seeds", "0", "1", "2", "--subset", "300",
+                    "--val-size", "50", "--batch-size", "32", "--jobs", "1", "--json", str(out)]) == 0
+    data = json.loads(out.read_text())
+    assert len(data["runs"]) == 6 and all(r["status"] == "ok" for r in data["runs"])
+    rows = {r["spec"]: r for r in data["summary"]}
+    assert rows["none"]["delta_sd"] == 0 and rows["eca"]["ci_half"] > 0
+    # the printed table matches the file
+    assert f"{rows['eca']['delta_sd']:6.2f}" in capsys.readouterr().out
