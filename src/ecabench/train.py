@@ -186,10 +186,23 @@ def seed_everything(seed: int, *, deterministic: bool = True) -> None:
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
     if deterministic:
-        torch.use_deterministic_algorithms(True, warn_only=True)
+        set_deterministic(True, warn_only=True)
     else:
-        torch.use_deterministic_algorithms(False)
+        set_deterministic(False)
         torch.backends.cudnn.benchmark = True
+
+
+def set_deterministic(mode: bool, *, warn_only: bool = False) -> None:
+    """``torch.use_deterministic_algorithms(mode, warn_only=...)`` without importing TorchInductor.
+
+    The public function also sets ``torch._inductor.config.deterministic``, and importing that module
+    brings in TorchDynamo: about 3 s, a tenth of a short training job. Inductor's flag matters only to
+    code that compiles (training here never does), so it is set only when Inductor is already loaded.
+    """
+    if "torch._inductor.config" in sys.modules or not hasattr(torch._C, "_set_deterministic_algorithms"):
+        torch.use_deterministic_algorithms(mode, warn_only=warn_only)
+    else:
+        torch._C._set_deterministic_algorithms(mode, warn_only=warn_only)
 
 
 def _rng_state() -> dict[str, Any]:
@@ -398,7 +411,7 @@ def _global_torch_state(num_threads: int | None):
         yield
     finally:
         torch.set_num_threads(threads)
-        torch.use_deterministic_algorithms(det, warn_only=det_warn)
+        set_deterministic(det, warn_only=det_warn)
         torch.backends.cudnn.benchmark = benchmark
 
 
