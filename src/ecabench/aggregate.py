@@ -59,6 +59,7 @@ from typing import Any
 import pandas as pd
 
 from ecabench.records import RecordError, validate
+from ecabench.util import atomic_write, atomic_write_json
 
 COLUMNS = [
     "study", "run_id", "backbone", "dataset", "variant", "spec", "spec_id", "architecture_id", "seed",
@@ -125,36 +126,13 @@ def expand_paths(paths: Any) -> list[Path]:
     return unique
 
 
-def _atomic(path: Path, write) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; tables and reports are meant to be shared
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
 def write_table(df: pd.DataFrame, parquet: str | os.PathLike | None = None,
                 csv: str | os.PathLike | None = None) -> None:
     """Write ``df`` atomically as parquet and/or CSV."""
     if parquet is not None:
-        _atomic(Path(parquet), lambda tmp: df.to_parquet(tmp, index=False))
+        atomic_write(parquet, lambda tmp: df.to_parquet(tmp, index=False))
     if csv is not None:
-        _atomic(Path(csv), lambda tmp: df.to_csv(tmp, index=False))
-
-
-def _atomic_json(path: Path, obj: Any) -> None:
-    def write(tmp):
-        with open(tmp, "w") as fh:
-            json.dump(obj, fh, indent=2, sort_keys=True, default=str)
-            fh.write("\n")
-    _atomic(path, write)
+        atomic_write(csv, lambda tmp: df.to_csv(tmp, index=False))
 
 
 def sibling(out_parquet: str | os.PathLike, suffix: str, ext: str) -> Path:
@@ -486,7 +464,7 @@ def aggregate(run_paths: Any, measure_paths: Any, plan_path: Any, out_parquet: s
         "n_records": len(records),
         "n_measurements": len(measurements),
     }
-    _atomic_json(Path(meta_json) if meta_json else sibling(out_parquet, "_meta", ".json"), meta)
+    atomic_write_json(Path(meta_json) if meta_json else sibling(out_parquet, "_meta", ".json"), meta)
     return df
 
 

@@ -21,7 +21,7 @@ import torch
 from ecabench.measure import count_flops, count_params, environment
 from ecabench.measure.interleaved import measure_interleaved
 from ecabench.models import build_model, describe, resolved_by_stage
-from ecabench.records import atomic_write_text, canonical_json
+from ecabench.util import atomic_write_json
 
 REFERENCE = "none"
 # How the timing is done (options of measure_interleaved), from the config's ``measure`` section.
@@ -86,7 +86,7 @@ def measure_group(group: dict, *, out_path: str | Path, device: str = "cpu", num
         result["setup"] = timing["setup"]
         result["throughput"] = [{**row, "architecture_id": row.pop("key")} for row in timing["rows"]]
     result.update(environment=environment(), measure_time_s=time.perf_counter() - t0)
-    atomic_write_text(out_path, json.dumps(json.loads(canonical_json(result)), indent=2) + "\n")
+    atomic_write_json(out_path, result)
     return result
 
 
@@ -100,7 +100,7 @@ def measure_group_safely(group: dict, *, out_path: str | Path, **options: Any) -
                   "input_shape": group.get("input_shape"), "reference": group.get("reference"),
                   "architectures": {}, "setup": None, "throughput": [], "status": "failed",
                   "error": f"{type(exc).__name__}: {exc}\n" + traceback.format_exc(limit=-3)}
-        atomic_write_text(out_path, json.dumps(result, indent=2, default=str) + "\n")
+        atomic_write_json(out_path, result)
         return result
 
 

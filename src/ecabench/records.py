@@ -6,7 +6,6 @@ record is validated against ``schemas/run_record.schema.json`` before it is writ
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
@@ -18,6 +17,9 @@ from typing import Any
 
 import jsonschema
 
+from ecabench.util import atomic_write_text, canonical_json, short_hash  # noqa: F401  (re-exported)
+from ecabench.util.hashing import to_jsonable
+
 SCHEMA_VERSION = 1
 
 
@@ -25,13 +27,9 @@ class RecordError(ValueError):
     """A record that does not match the schema, or a folder it cannot be written to."""
 
 
-def canonical_json(obj: Any) -> str:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=_jsonable)
-
-
 def run_id(config: dict) -> str:
     """Stable id of a normalised configuration: the same config always names the same run."""
-    return hashlib.sha256(canonical_json(config).encode()).hexdigest()[:16]
+    return short_hash(config)
 
 
 @lru_cache(maxsize=1)
@@ -47,16 +45,6 @@ def validate(record: dict) -> None:
         raise RecordError(f"run record does not match the schema at {where}: {exc.message}") from None
 
 
-def _jsonable(value: Any) -> Any:
-    if hasattr(value, "item"):  # numpy / torch scalars
-        return value.item()
-    if isinstance(value, (set, tuple)):
-        return list(value)
-    if isinstance(value, Path):
-        return str(value)
-    raise TypeError(f"not JSON-serialisable: {type(value).__name__}")
-
-
 def _clean(obj: Any) -> Any:
     """NaN/inf are not JSON: store them as null (status and error say what happened)."""
     if isinstance(obj, float) and not math.isfinite(obj):
@@ -68,25 +56,8 @@ def _clean(obj: Any) -> Any:
     return obj
 
 
-def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; results are meant to be shared
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
 def write_record(record: dict, path: str | os.PathLike) -> Path:
-    record = _clean(json.loads(json.dumps(record, default=_jsonable)))
+    record = _clean(json.loads(json.dumps(record, default=to_jsonable)))
     validate(record)
     return atomic_write_text(path, json.dumps(record, indent=2, sort_keys=False) + "\n")
 

@@ -33,6 +33,7 @@ import torch
 from torch import nn
 
 from .data import DataBundle, FolderSplit, TensorSplit, make_loader
+from .util import atomic_write, is_int, is_number
 
 __all__ = [
     "TrainConfig",
@@ -57,14 +58,6 @@ _DEVICE_RE = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
 # --------------------------------------------------------------------------------------------------
 
 
-def _is_int(v: Any) -> bool:
-    return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
-
-
-def _is_real(v: Any) -> bool:
-    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
-
-
 @dataclass
 class TrainConfig:
     epochs: int = 2
@@ -86,32 +79,32 @@ class TrainConfig:
         def bad(name: str, allowed: str) -> ValueError:
             return ValueError(f"train config: {name}={getattr(self, name)!r} is invalid; {allowed}")
 
-        if not _is_int(self.epochs) or self.epochs < 1:
+        if not is_int(self.epochs) or self.epochs < 1:
             raise bad("epochs", "it must be an integer >= 1")
-        if not _is_int(self.batch_size) or self.batch_size < 1:
+        if not is_int(self.batch_size) or self.batch_size < 1:
             raise bad("batch_size", "it must be an integer >= 1")
-        if not _is_real(self.lr) or not math.isfinite(self.lr) or self.lr <= 0:
+        if not is_number(self.lr) or not math.isfinite(self.lr) or self.lr <= 0:
             raise bad("lr", "it must be a finite number > 0")
-        if not _is_real(self.momentum) or not 0 <= self.momentum < 1:
+        if not is_number(self.momentum) or not 0 <= self.momentum < 1:
             raise bad("momentum", "it must be a number in [0, 1)")
         if not isinstance(self.nesterov, bool):
             raise bad("nesterov", "it must be true or false")
         if self.nesterov and self.momentum == 0:
             raise bad("nesterov", "Nesterov momentum needs momentum > 0 (set nesterov: false)")
-        if not _is_real(self.weight_decay) or not math.isfinite(self.weight_decay) or self.weight_decay < 0:
+        if not is_number(self.weight_decay) or not math.isfinite(self.weight_decay) or self.weight_decay < 0:
             raise bad("weight_decay", "it must be a finite number >= 0")
-        if not _is_real(self.warmup_epochs) or not 0 <= self.warmup_epochs <= self.epochs:
+        if not is_number(self.warmup_epochs) or not 0 <= self.warmup_epochs <= self.epochs:
             raise bad("warmup_epochs", f"it must be a number in [0, epochs={self.epochs}]")
-        if not _is_real(self.label_smoothing) or not 0 <= self.label_smoothing < 1:
+        if not is_number(self.label_smoothing) or not 0 <= self.label_smoothing < 1:
             raise bad("label_smoothing", "it must be a number in [0, 1)")
-        if not _is_int(self.seed) or not 0 <= self.seed < 2**32:
+        if not is_int(self.seed) or not 0 <= self.seed < 2**32:
             raise bad("seed", "it must be an integer in [0, 2**32)")
         if not isinstance(self.device, str) or not _DEVICE_RE.match(self.device):
             raise bad("device", "use 'auto', 'cpu', 'cuda' or 'cuda:N'")
         for flag in ("amp", "channels_last", "augment"):
             if not isinstance(getattr(self, flag), bool):
                 raise bad(flag, "it must be true or false")
-        if self.num_threads is not None and (not _is_int(self.num_threads) or self.num_threads < 1):
+        if self.num_threads is not None and (not is_int(self.num_threads) or self.num_threads < 1):
             raise bad("num_threads", "it must be an integer >= 1 or null")
 
     @classmethod
@@ -341,21 +334,6 @@ def evaluate(model: nn.Module, split_or_loader: Any, *, device: str | torch.devi
 # --------------------------------------------------------------------------------------------------
 
 
-def _atomic_save(obj: Any, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
 # config fields that may change between the interrupted run and its resumption
 _RESUME_FREE = {"device", "num_threads"}
 
@@ -492,7 +470,7 @@ def train(
             curves.append(record)
             train_time = elapsed_before + time.perf_counter() - t_start
             if ckpt_path is not None:
-                _atomic_save({
+                atomic_write(ckpt_path, lambda tmp: torch.save({
                     "format": CHECKPOINT_FORMAT,
                     "epoch": epoch + 1,
                     "model": model.state_dict(),
@@ -504,7 +482,7 @@ def train(
                     "loader": {k: v for k, v in loader.state_dict().items()},
                     "rng": _rng_state(),
                     "train_time_s": train_time,
-                }, ckpt_path)
+                }, tmp))
             if on_epoch_end is not None:
                 on_epoch_end(dict(record))
         result.train_time_s = elapsed_before + time.perf_counter() - t_start

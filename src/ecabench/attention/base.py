@@ -10,15 +10,7 @@ attributes and classmethods below let the spec layer validate and name it withou
 """
 from __future__ import annotations
 
-import numbers
-
-
-def is_int(value) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
-
-def is_number(value) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+from ecabench.util import is_int, is_number  # noqa: F401  (the variants' checks)
 
 
 def check_positive_int(variant: str, name: str, value, minimum: int = 1) -> None:

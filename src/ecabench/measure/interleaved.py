@@ -26,7 +26,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from ecabench.measure.throughput import DTYPES, MIB, _check_int, _resolve_device, cpu_model_name
+from ecabench.measure.throughput import DTYPES, MIB, _resolve_device, cpu_model_name
+from ecabench.util import check_int
 
 IMPLEMENTATIONS = ("eager", "compile")
 MODES = ("inference", "train")
@@ -187,9 +188,9 @@ def measure_interleaved(
     if dtype not in DTYPES:
         raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
     for name, value, minimum in (("batch_size", batch_size, 1), ("warmup", warmup, 0), ("rounds", rounds, 1)):
-        _check_int(name, value, minimum)
+        check_int(name, value, minimum)
     if num_threads is not None:
-        _check_int("num_threads", num_threads, 1)
+        check_int("num_threads", num_threads, 1)
     dev = _resolve_device(device)
     memory_format = torch.channels_last if channels_last else torch.contiguous_format
     autocast = nullcontext if dtype == "float32" else (lambda: torch.autocast(dev.type, dtype=DTYPES[dtype]))

@@ -41,6 +41,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from ecabench.util import check_int, is_int
+
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
 MIB = 2**20
 
@@ -74,16 +76,6 @@ def _max_rss_mb() -> float | None:
         return None
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
-
-def _check_int(name: str, value: Any, minimum: int) -> int:
-    if not _is_int(value) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
-
-
 def _resolve_device(device: Any) -> torch.device:
     allowed = "'cpu', 'cuda' or 'cuda:N'"
     try:
@@ -111,14 +103,14 @@ def _check_args(input_shape, batch_size, dtype, warmup, repeats, min_time_s, lat
         shape = tuple(input_shape)
     except TypeError:
         shape = ()
-    if len(shape) != 3 or not all(_is_int(s) and s >= 1 for s in shape):
+    if len(shape) != 3 or not all(is_int(s) and s >= 1 for s in shape):
         raise ValueError(f"input_shape must be (channels, height, width) with positive ints, got {input_shape!r}")
-    _check_int("batch_size", batch_size, 1)
-    _check_int("warmup", warmup, 0)
-    _check_int("repeats", repeats, 1)
-    _check_int("latency_repeats", latency_repeats, 1)
+    check_int("batch_size", batch_size, 1)
+    check_int("warmup", warmup, 0)
+    check_int("repeats", repeats, 1)
+    check_int("latency_repeats", latency_repeats, 1)
     if num_threads is not None:
-        _check_int("num_threads", num_threads, 1)
+        check_int("num_threads", num_threads, 1)
     if dtype not in DTYPES:
         raise ValueError(f"dtype must be one of {sorted(DTYPES)}, got {dtype!r}")
     if (

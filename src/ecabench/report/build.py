@@ -13,13 +13,14 @@ from pathlib import Path
 import pandas as pd
 
 from ecabench import stats
-from ecabench.aggregate import _atomic, read_curves, read_meta, read_summary, sibling
+from ecabench.aggregate import read_curves, read_meta, read_summary, sibling
 from ecabench.report import figures as _fig
 from ecabench.report import paper as _paper
 from ecabench.report import tables as _tab
 from ecabench.report.html import render_html
 from ecabench.report.layout import figure_kinds, load_plan
 from ecabench.report.markdown import render_markdown
+from ecabench.util import atomic_write_text
 
 __all__ = ["build_report"]
 
@@ -417,6 +418,6 @@ def build_report(summary_path: str | os.PathLike, plan_path: str | os.PathLike |
         "environment": _env_table(meta), "measurements": _measure_table(meta), "config": config,
     }
     html_path = out_dir / "index.html"
-    _atomic(out_dir / "index.md", lambda tmp: Path(tmp).write_text(render_markdown(data, out_dir), encoding="utf-8"))
-    _atomic(html_path, lambda tmp: Path(tmp).write_text(render_html(data, out_dir), encoding="utf-8"))
+    atomic_write_text(out_dir / "index.md", render_markdown(data, out_dir))
+    atomic_write_text(html_path, render_html(data, out_dir))
     return html_path

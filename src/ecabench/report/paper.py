@@ -116,9 +116,9 @@ def suite_counts(pairs: list[tuple[str, str]], cache_path: str | os.PathLike | N
             changed = True
         out[key] = cache[key]
     if (changed or always_write) and cache_path is not None:
-        from ecabench.aggregate import _atomic_json
+        from ecabench.util import atomic_write_json
 
-        _atomic_json(Path(cache_path), {"versions": versions, "input_shape": list(INPUT_SHAPE), "counts": cache})
+        atomic_write_json(cache_path, {"versions": versions, "input_shape": list(INPUT_SHAPE), "counts": cache})
     return out
 
 

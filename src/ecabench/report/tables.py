@@ -16,6 +16,7 @@ import pandas as pd
 
 from ecabench import stats
 from ecabench.report.layout import safe_name
+from ecabench.util import atomic_write, atomic_write_text
 
 GROUP = ["backbone", "dataset"]
 ACCURACY = "test_top1_pct"
@@ -506,16 +507,14 @@ def to_html(df: pd.DataFrame, classes: str = "tbl", row_classes: list[str] | Non
 
 def write_table(raw: pd.DataFrame, formatted: pd.DataFrame, folder: Path, name: str, caption: str = "") -> dict:
     """``name.csv`` (raw numbers), ``name.md``, ``name.tex``, ``name.html`` (formatted) in ``folder``."""
-    from ecabench.aggregate import _atomic
-
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     paths = {"csv": folder / f"{name}.csv", "md": folder / f"{name}.md", "tex": folder / f"{name}.tex",
              "html": folder / f"{name}.html"}
-    _atomic(paths["csv"], lambda tmp: raw.to_csv(tmp, index=False))
+    atomic_write(paths["csv"], lambda tmp: raw.to_csv(tmp, index=False))
     for key, text in (("md", to_markdown(formatted)), ("tex", to_latex(formatted, caption, f"tab:{name}")),
                       ("html", to_html(formatted))):
-        _atomic(paths[key], lambda tmp, text=text: Path(tmp).write_text(text))
+        atomic_write_text(paths[key], text)
     return paths
 
 
