@@ -1,0 +1,59 @@
+"""The library stays readable: small modules, short functions, lint-clean (issue: one-way spine)."""
+from __future__ import annotations
+
+import ast
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).resolve().parents[1] / "src" / "ecabench"
+MAX_MODULE_LINES = 500
+MAX_FUNCTION_LINES = 80
+
+
+def _modules() -> list[Path]:
+    return sorted(SRC.rglob("*.py"))
+
+
+def test_no_module_over_500_lines():
+    long = {str(p.relative_to(SRC)): n for p in _modules() if (n := len(p.read_text().splitlines())) > MAX_MODULE_LINES}
+    assert not long, f"modules over {MAX_MODULE_LINES} lines: {long}"
+
+
+def test_no_function_over_80_lines():
+    long = {}
+    for path in _modules():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                n = node.end_lineno - node.lineno + 1
+                if n > MAX_FUNCTION_LINES:
+                    long[f"{path.relative_to(SRC)}:{node.lineno} {node.name}"] = n
+    assert not long, f"functions over {MAX_FUNCTION_LINES} lines: {long}"
+
+
+def test_ruff_is_clean():
+    ruff = shutil.which("ruff", path=str(Path(sys.executable).parent)) or shutil.which("ruff")
+    assert ruff, "ruff is not installed (pip install -e '.[test]')"
+    done = subprocess.run([ruff, "check", "."], cwd=SRC.parents[1], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout[-4000:]
+
+
+@pytest.mark.parametrize("layer, forbidden", [
+    ("aggregate", ("ecabench.report", "ecabench.tune")),
+    ("report", ("ecabench.tune", "ecabench.models", "ecabench.plan", "optuna")),
+    ("plan", ("ecabench.aggregate", "ecabench.report", "ecabench.tune")),
+])
+def test_data_flows_one_way(layer, forbidden):
+    """config -> plan -> model -> train/measure -> records -> tidy table -> report: nothing reaches back."""
+    paths = [SRC / f"{layer}.py"] if (SRC / f"{layer}.py").exists() else sorted((SRC / layer).rglob("*.py"))
+    assert paths and all(p.exists() for p in paths), layer
+    bad = []
+    for path in paths:
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            bad += [f"{path.relative_to(SRC)}: {n}" for n in names if n.startswith(forbidden)]
+    assert not bad, bad
