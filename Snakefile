@@ -4,18 +4,18 @@
 #   snakemake --cores 16 --resources gpu=1 --configfile config/paper.yaml
 #   snakemake --profile profiles/slurm --configfile config/paper.yaml
 #
-# All planning happens at parse time in ecabench.workflow.build_plan (a bad config or study file
-# stops here, before any job): the plan names every training run by its config hash and every
-# architecture measurement by architecture id + input size, so outputs are keyed by what they
-# compute. Re-running a finished workflow does nothing; adding a variant runs only its new jobs.
-# Format and mechanics: docs/workflow.md.
+# All planning happens at parse time in ecabench.plan.build_plan, which also checks the config
+# against its schema (once) and fills in its defaults: a bad config or study file stops here,
+# before any job. The plan names every training run by its config hash and every measure job by
+# its backbone and input, so outputs are keyed by what they compute. Re-running a finished workflow
+# does nothing; adding a variant runs only its new jobs. Format and mechanics: docs/workflow.md.
 
 import os
 import sys
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
-from snakemake.utils import min_version, validate
+from snakemake.utils import min_version
 
 min_version("8.0")
 
@@ -25,25 +25,23 @@ BASE = Path(workflow.basedir)
 configfile: str(BASE / "config" / "config.yaml")
 
 
-validate(config, str(BASE / "config" / "schema" / "config.schema.yaml"))
-
-from ecabench.workflow import (
+from ecabench.plan import (
     PlanError,
     build_plan,
-    canonical,
-    cores_per_thread,
+    job_resources,
     measure_job_config,
-    measure_options,
     plan_json,
-    plugin_path_env,
     summarize,
     write_plan,
 )
+from ecabench.runtime import cores_per_thread, measure_options, plugin_path_env
+from ecabench.util import canonical_json
 
 try:
     PLAN = build_plan(config, workdir=os.getcwd(), basedir=str(BASE))
 except PlanError as exc:
     raise WorkflowError(f"invalid workflow config: {exc}") from None
+config.update(PLAN["config"])  # the checked config, with the schema's defaults
 
 # Job processes (script jobs here, SLURM jobs anywhere) load the same plugin folders as the plan.
 os.environ["ECABENCH_PLUGIN_PATH"] = plugin_path_env(PLAN)
@@ -54,16 +52,10 @@ RUN_IDS = sorted(PLAN["runs"])
 MEASURE_IDS = sorted(PLAN["measurements"])
 PLAN_TEXT = plan_json(PLAN)
 
-_RESOURCE_DEFAULTS = {
-    "train": {"threads": 1, "mem_mb": 4000, "runtime": 60, "gpu": 0},
-    "measure": {"threads": 1, "mem_mb": 4000, "runtime": 30, "gpu": 0},
-}
-
 
 def res(rule_name, key):
-    """resources.<rule>.<key> from the config, with the schema's defaults."""
-    section = (config.get("resources") or {}).get(rule_name) or {}
-    return section.get(key, _RESOURCE_DEFAULTS[rule_name][key])
+    """resources.<rule>.<key> (the schema holds the defaults)."""
+    return job_resources(config, rule_name)[key]
 
 
 def local_cores():
@@ -75,7 +67,7 @@ def local_cores():
 
 
 # Snakemake cores a job claims per torch thread: with --cores 8 on a 2-CPU machine each busy thread
-# claims 4, so no more busy threads run than the machine has CPUs (ecabench.workflow.cores_per_thread).
+# claims 4, so no more busy threads run than the machine has CPUs (ecabench.runtime.cores_per_thread).
 CORES_PER_THREAD = cores_per_thread(local_cores())
 
 
@@ -94,14 +86,14 @@ def all_cores(wildcards):
 
 
 def run_config(wildcards):
-    return canonical(PLAN["runs"][wildcards.run_id]["config"])
+    return canonical_json(PLAN["runs"][wildcards.run_id]["config"])
 
 
 def measure_config(wildcards):
-    return canonical(measure_job_config(PLAN["measurements"][wildcards.measure_id]))
+    return canonical_json(measure_job_config(PLAN["measurements"][wildcards.measure_id]))
 
 
-MEASURE_OPTIONS = canonical(measure_options(config))
+MEASURE_OPTIONS = canonical_json(measure_options(config))
 
 
 wildcard_constraints:

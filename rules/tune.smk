@@ -20,14 +20,14 @@
 # Everything is checked here, at parse time: a bad tuning study or storage stops the workflow
 # before any job starts.
 
-import json as _tune_json
 import os as _tune_os
 from pathlib import Path as _TunePath
 
 from snakemake.exceptions import WorkflowError as _TuneWorkflowError
 
-from ecabench.tune import TuneError as _TuneError, plan_tuning as _plan_tuning
-from ecabench.workflow import canonical as _tune_canonical
+from ecabench.plan.errors import TuneError as _TuneError
+from ecabench.plan.tuning import plan_tuning as _plan_tuning
+from ecabench.util import canonical_json as _tune_canonical
 
 _TUNE_BASE = _TunePath(workflow.current_basedir.get_path_or_uri(secret_free=True)).parent
 
@@ -39,16 +39,24 @@ except _TuneError as _exc:
 TUNE_RESULTS = TUNE_PLAN["results"]
 TUNE_REPORTS = TUNE_PLAN["reports"]
 TUNE_WORKERS = list(range(TUNE_PLAN["workers"]))
-_TUNE_RESOURCE_DEFAULTS = {"threads": 1, "mem_mb": 4000, "runtime": 60, "gpu": 0}
+
+
+def _tune_cores_per_thread():
+    """As the Snakefile's CORES_PER_THREAD (this file may be included on its own)."""
+    from ecabench.runtime import cores_per_thread
+
+    try:
+        return cores_per_thread(workflow.cores)
+    except _TuneWorkflowError:  # a remote executor: each job has its own allocation
+        return 1
+
+
+_TUNE_CORES_PER_THREAD = _tune_cores_per_thread()
 
 
 def _tune_res(key):
-    """resources.tune.<key>, else resources.train.<key>, else the default."""
-    res = config.get("resources") or {}
-    for section in ("tune", "train"):
-        if key in (res.get(section) or {}):
-            return res[section][key]
-    return _TUNE_RESOURCE_DEFAULTS[key]
+    """resources.tune.<key> (the schema holds the defaults)."""
+    return TUNE_PLAN["resources"][key]
 
 
 def _tune_task(wildcards):
@@ -85,7 +93,7 @@ rule tune_worker:
         tune="[A-Za-z0-9_-]+",
         variant="[A-Za-z0-9_-]+",
         worker="[0-9]+",
-    threads: _tune_res("threads") * CORES_PER_THREAD
+    threads: _tune_res("threads") * _TUNE_CORES_PER_THREAD
     resources:
         mem_mb=_tune_res("mem_mb"),
         runtime=_tune_res("runtime"),
@@ -123,7 +131,7 @@ rule tune_evaluate:
         tune="[A-Za-z0-9_-]+",
         variant="[A-Za-z0-9_-]+",
         seed="[0-9]+",
-    threads: _tune_res("threads") * CORES_PER_THREAD
+    threads: _tune_res("threads") * _TUNE_CORES_PER_THREAD
     resources:
         mem_mb=_tune_res("mem_mb"),
         runtime=_tune_res("runtime"),

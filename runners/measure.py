@@ -7,10 +7,11 @@ file records that count. A failure is written as a failed measurement instead of
 """
 import json
 
-from ecabench.workflow import measure_safely, torch_threads
+from ecabench.measurement import measure_group_safely
+from ecabench.runtime import torch_threads
 
 snakemake = globals()["snakemake"]  # injected by Snakemake's script directive
-measure_safely(
+measure_group_safely(
     json.loads(snakemake.params.config),
     out_path=snakemake.output[0],
     num_threads=torch_threads(snakemake.threads),

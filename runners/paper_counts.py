@@ -6,7 +6,7 @@ training runs, so the report only reads them.
 import torch
 
 from ecabench.report.paper import write_suite_counts
-from ecabench.workflow import torch_threads
+from ecabench.runtime import torch_threads
 
 snakemake = globals()["snakemake"]  # injected by Snakemake's script directive
 torch.set_num_threads(torch_threads(snakemake.params.torch_threads))

@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 
 from ecabench.experiment import run_experiment
-from ecabench.workflow import dataset_runtime, torch_threads
+from ecabench.runtime import dataset_runtime, torch_threads
 
 snakemake = globals()["snakemake"]  # injected by Snakemake's script directive
 run_config = json.loads(snakemake.params.config)

@@ -1,5 +1,5 @@
 """Snakemake rules of rules/tune.smk (``tune_worker``, ``tune_best``, ``tune_evaluate``, ``tune_summary``,
-``tune_report``): each one call into ecabench.tune / ecabench.report.tuning.
+``tune_report``): each one call into ecabench.tune (jobs, report).
 
 The task param carries the storage with its password masked; the real URL is taken from the
 workflow config (``tuning.storage``). Device and data location come from the config too (how a
@@ -8,7 +8,7 @@ job runs, not what it computes).
 import json
 
 from ecabench import tune
-from ecabench.workflow import torch_threads
+from ecabench.runtime import torch_threads
 
 snakemake = globals()["snakemake"]  # injected by Snakemake's script directive
 config = dict(snakemake.config)
@@ -28,7 +28,7 @@ elif rule == "tune_summary":
     tune.summarize(json.loads(snakemake.params.study), list(snakemake.input.best),
                    list(getattr(snakemake.input, "evaluate", None) or []), out_path=snakemake.output[0])
 elif rule == "tune_report":
-    from ecabench.report.tuning import build_tuning_report
+    from ecabench.tune.report import build_tuning_report
 
     build_tuning_report(snakemake.input.summary, out_md=snakemake.output.md, out_html=snakemake.output.html,
                         config=config)

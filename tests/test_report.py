@@ -151,7 +151,7 @@ def _measurement_group(specs):
 
 def make_fixture(root: Path) -> dict:
     """Synthetic records, measurement files (+ a corrupt and an invalid record) and a plan shaped like
-    ecabench.workflow's: deduplicated runs (one label per architecture in a study, others as aliases),
+    ecabench.plan's: deduplicated runs (one label per architecture in a study, others as aliases),
     per-study ``variants`` with ``same_as``, ``measure_id`` = <architecture>_<input size>."""
     runs_dir, meas_dir = root / "results" / "runs", root / "results" / "measure"
     runs_dir.mkdir(parents=True)

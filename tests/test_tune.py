@@ -182,7 +182,7 @@ def test_slot_rule_counts_live_trials_ahead_by_number(tmp_path):
     than budget non-failed, non-surplus trials have a smaller number."""
     import optuna
 
-    from ecabench.tune import _holds_slot
+    from ecabench.tune.budget import holds_slot as _holds_slot
 
     study = _journal_study(str(tmp_path / "s.journal"), 0)
     t0, t1, t2 = study.ask(), study.ask(), study.ask()
@@ -212,7 +212,7 @@ def test_real_objective_two_workers_then_evaluate_and_report(tmp_path, monkeypat
 
     from ecabench import tune
     from ecabench.records import read_record
-    from ecabench.report.tuning import build_tuning_report
+    from ecabench.tune.report import build_tuning_report
 
     monkeypatch.chdir(tmp_path)
     plan = _plan(tmp_path)
@@ -240,7 +240,7 @@ def test_real_objective_two_workers_then_evaluate_and_report(tmp_path, monkeypat
     assert leftovers == []
 
     # re-running a worker adds nothing and loads no data
-    monkeypatch.setattr(tune, "_load_bundle", lambda *a, **k: pytest.fail("data loaded although the budget is met"))
+    monkeypatch.setattr(tune.jobs, "load_bundle", lambda *a, **k: pytest.fail("data loaded although the budget is met"))
     again = tune.run_worker(task, worker=0, out_path=str(markers[0]))
     assert again["trials_run"] == [] and again["exit_reason"] == "budget reached"
     assert len(tune.open_study(task, load_only=True).trials) == len(study.trials)
@@ -260,7 +260,9 @@ def test_real_objective_two_workers_then_evaluate_and_report(tmp_path, monkeypat
                              [tmp_path / "results/tuning/tune_tiny/eca/evaluate/seed0.json"],
                              out_path=tmp_path / "results/tuning/tune_tiny/summary.json")
     assert summary["variants"]["eca"]["n"] == 1
-    entries = tune.plan_studies([tmp_path / "results/tuning/tune_tiny/summary.json"])
+    from ecabench.aggregate.tuned import plan_studies
+
+    entries = plan_studies([tmp_path / "results/tuning/tune_tiny/summary.json"])
     assert [r["run_id"] for r in entries["tune_tiny"]["runs"]] == [ev["run_id"]]
 
     out = build_tuning_report(tmp_path / "results/tuning/tune_tiny/summary.json",
@@ -284,7 +286,7 @@ def test_pruning_propagates_out_of_train_cleanly(tmp_path, monkeypatch):
 
     monkeypatch.chdir(tmp_path)
     task = _plan(tmp_path, workers=1, storage="auto")["studies"]["tune_tiny"]["variants"]["eca"]
-    bundle = tune._load_bundle(task, device="cpu", data_root=None, download=False)
+    bundle = tune.objective.load_bundle(task, device="cpu", data_root=None, download=False)
     objective = tune.build_objective(task, bundle, device="cpu", num_threads=1)
     threads = torch.get_num_threads()
     study = optuna.create_study(direction="maximize", pruner=optuna.pruners.ThresholdPruner(lower=101.0),
@@ -300,7 +302,7 @@ def test_pruning_propagates_out_of_train_cleanly(tmp_path, monkeypatch):
 def test_report_with_too_few_trials_writes_placeholders(tmp_path, monkeypatch):
     """One finished trial: history is drawn, importances and contour are placeholders that say why."""
     from ecabench import tune
-    from ecabench.report.tuning import build_tuning_report
+    from ecabench.tune.report import build_tuning_report
 
     monkeypatch.chdir(tmp_path)
     plan = _plan(tmp_path)
@@ -354,9 +356,10 @@ def test_bad_input_is_one_clear_error_before_any_work(tmp_path, config_patch, st
 
 def test_storage_password_never_reaches_the_task(tmp_path, monkeypatch):
     from ecabench import tune
+    from ecabench.plan import tuning as plan_tuning_module
 
-    monkeypatch.setattr(tune, "resolve_storage", lambda raw, **k: {
-        "kind": "rdb", "url": raw, "path": None, "shown": tune._mask_url(raw), "lock": None, "default": False,
+    monkeypatch.setattr(plan_tuning_module, "resolve_storage", lambda raw, **k: {
+        "kind": "rdb", "url": raw, "path": None, "shown": tune.storage.mask_url(raw), "lock": None, "default": False,
         "shared": True})
     task = _plan(tmp_path, storage="postgresql://me:hunter2@db.example/optuna")["studies"]["tune_tiny"]["variants"]["eca"]
     assert "hunter2" not in json.dumps(task)
@@ -373,8 +376,6 @@ def test_snakemake_two_worker_jobs_on_one_journal_study(tmp_path):
 
     from ecabench import tune
 
-    if shutil.which("snakemake") is None:
-        pytest.skip("snakemake not on PATH")
     _write_study(tmp_path, TINY_STUDY)
     config = _config(tmp_path)
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))

@@ -1,6 +1,6 @@
 """The workflow: planning (config -> studies -> runs), start-up checks, Snakemake dry runs, end to end.
 
-Planning tests call ``ecabench.workflow.build_plan`` directly (fast). The Snakemake tests run the real
+Planning tests call ``ecabench.plan.build_plan`` directly (fast). The Snakemake tests run the real
 CLI in a temporary working directory against this repository's Snakefile; the dry runs and the
 bad-config runs are started together (one module fixture) so their start-up costs overlap.
 """
@@ -20,7 +20,8 @@ import yaml
 
 from ecabench.attention.eca import adaptive_kernel_size
 from ecabench.records import run_id
-from ecabench.workflow import PlanError, build_plan, dataset_runtime, plan_json
+from ecabench.plan import PlanError, build_plan, plan_json
+from ecabench.runtime import dataset_runtime
 
 ROOT = Path(__file__).resolve().parents[1]
 SNAKEFILE = ROOT / "Snakefile"
@@ -120,17 +121,17 @@ def test_specs_with_the_same_architecture_are_one_run_with_aliases(tmp_path):
     assert aliased["run_ids"] == [r["run_id"] for r in study["runs"] if r["spec"] == "eca"]
 
 
-def test_an_existing_record_keeps_its_name_when_an_alias_is_added(tmp_path):
+def test_the_plan_is_a_pure_function_of_the_config_and_the_study_files(tmp_path):
+    """Results on disk never change the plan (nothing downstream reaches back): a group is named by its
+    simplest spec whatever records exist."""
     cfg = tiny_config(seeds=[0])
-    first = plan_for(tmp_path, cfg, s="variants: ['eca(k=3)']\n")
-    (rid,) = [r for r, run in first["runs"].items() if run["spec"] == "eca(k=3)"]
+    first = plan_for(tmp_path, cfg, s="variants: [eca, 'eca(k=3)']\n")
+    (rid,) = list(first["runs"].keys() - {r for r, run in first["runs"].items() if run["spec"] == "none"})
+    assert first["runs"][rid]["spec"] == "eca" and first["runs"][rid]["aliases"] == ["eca(k=3)"]
     (tmp_path / "results" / "runs").mkdir(parents=True)
-    (tmp_path / "results" / "runs" / f"{rid}.json").write_text("{}")
-    # `eca` is simpler and would be chosen on a fresh start, but the run already exists as eca(k=3)
-    second = plan_for(tmp_path, cfg, s="variants: [eca, 'eca(k=3)']\n")
-    assert rid in second["runs"] and second["runs"][rid]["aliases"] == ["eca"]
-    fresh = build_plan(cfg, workdir=tmp_path, basedir=ROOT, results_dir=tmp_path / "elsewhere")
-    assert rid not in fresh["runs"]
+    (tmp_path / "results" / "runs" / "0123456789abcdef.json").write_text("{}")
+    again = build_plan(cfg, workdir=tmp_path, basedir=ROOT)
+    assert plan_json(again) == plan_json(first)
 
 
 def test_odd_rule_study_keeps_only_settings_where_the_rule_changes_k(tmp_path):
@@ -173,7 +174,7 @@ def test_config_can_narrow_a_study_grid(tmp_path):
 
 
 def test_default_config_plan(tmp_path):
-    plan = build_plan(default_config(), workdir=ROOT, basedir=ROOT, results_dir=tmp_path)
+    plan = build_plan(default_config(), workdir=ROOT, basedir=ROOT)
     assert set(plan["studies"]) == {"eca_kernel", "eca_gamma_b", "eca_odd_rule", "attention_zoo"}
     n_seeds = max(len(s["seeds"]) for s in plan["studies"].values())
     archs = {r["architecture_id"] for r in plan["runs"].values()}
@@ -202,8 +203,8 @@ def test_default_config_plan(tmp_path):
 
 
 def test_plan_is_deterministic_and_json(tmp_path):
-    a = build_plan(default_config(), workdir=ROOT, basedir=ROOT, results_dir=tmp_path)
-    b = build_plan(default_config(), workdir=ROOT, basedir=ROOT, results_dir=tmp_path)
+    a = build_plan(default_config(), workdir=ROOT, basedir=ROOT)
+    b = build_plan(default_config(), workdir=ROOT, basedir=ROOT)
     assert plan_json(a) == plan_json(b)
     assert json.loads(plan_json(a))["runs"].keys() == a["runs"].keys()
 
@@ -293,7 +294,8 @@ def test_a_variant_that_cannot_be_measured_is_recorded_not_raised(tmp_path):
     from torch import nn
 
     from ecabench.registry import ATTENTION, register_attention
-    from ecabench.workflow import measure_job_config, measure_safely
+    from ecabench.measurement import measure_group_safely as measure_safely
+    from ecabench.plan import measure_job_config
 
     @register_attention("wf_broken")
     class Broken(nn.Module):
@@ -411,7 +413,7 @@ def snakemake_runs(tmp_path_factory):
 def test_dry_run_default_config(snakemake_runs):
     rc, out, _ = snakemake_runs["default"]
     assert rc == 0, out[-3000:]
-    plan = build_plan(default_config(), workdir=ROOT, basedir=ROOT, results_dir=Path("/nonexistent"))
+    plan = build_plan(default_config(), workdir=ROOT, basedir=ROOT)
     counts = _job_counts(out)
     assert counts["train"] == len(plan["runs"])
     assert counts["measure"] == len(plan["measurements"])

@@ -149,16 +149,13 @@ def cmd_measure(args) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="ecabench", description=__doc__)
-    parser.add_argument("--plugins", action="append", default=[], metavar="DIR",
-                        help="extra folder of plugin modules (besides ablations/plugins and $ECABENCH_PLUGIN_PATH)")
-    sub = parser.add_subparsers(dest="command", required=True)
-
+def _list_parser(sub) -> None:
     p = sub.add_parser("list", help="attention variants and backbones, with parameters and origin")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_list)
 
+
+def _describe_parser(sub) -> None:
     p = sub.add_parser("describe", help="parameter counts and resolved per-stage settings of a spec")
     p.add_argument("spec", help="attention spec, e.g. eca, 'eca(k=[3,5,5,7])', 'se(r=8)'")
     p.add_argument("--backbone", required=True)
@@ -168,16 +165,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--position", help="attention placement (default: block output)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_describe)
+
+
+def _run_parser(sub) -> None:
     p = sub.add_parser("run", help="train and measure one configuration; writes a run record")
     p.add_argument("--backbone", default="resnet20")
     p.add_argument("--attention", default="eca", help="attention spec, e.g. 'eca(k=5)'")
     p.add_argument("--dataset", default="fashion-mnist")
-    p.add_argument("--epochs", type=int)
-    p.add_argument("--batch-size", type=int)
-    p.add_argument("--lr", type=float)
-    p.add_argument("--weight-decay", type=float)
-    p.add_argument("--warmup-epochs", type=float)
-    p.add_argument("--label-smoothing", type=float)
+    for name, kind in (("--epochs", int), ("--batch-size", int), ("--lr", float), ("--weight-decay", float),
+                       ("--warmup-epochs", float), ("--label-smoothing", float)):
+        p.add_argument(name, type=kind)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--subset", type=int, help="stratified training subset size")
     p.add_argument("--val-size", type=float, default=0.1, help="validation fraction (or count if >= 1)")
@@ -192,8 +189,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_run)
 
+
+def _measure_parser(sub) -> None:
     p = sub.add_parser("measure", help="params, MACs, elementwise FLOPs and throughput of untrained models; "
-                                          "several specs are timed together in alternating rounds")
+                                       "several specs are timed together in alternating rounds")
     p.add_argument("specs", nargs="+", help="attention specs; the first is the reference of the relative throughput")
     p.add_argument("--backbone", required=True)
     p.add_argument("--input", default="3x224x224", help="CxHxW")
@@ -211,6 +210,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-throughput", action="store_true", help="counts only")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_measure)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ecabench", description=__doc__)
+    parser.add_argument("--plugins", action="append", default=[], metavar="DIR",
+                        help="extra folder of plugin modules (besides ablations/plugins and $ECABENCH_PLUGIN_PATH)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for add in (_list_parser, _describe_parser, _run_parser, _measure_parser):
+        add(sub)
     return parser
 
 

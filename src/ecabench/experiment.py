@@ -10,7 +10,6 @@ recorded but not hashed.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import time
 import traceback
 from pathlib import Path
@@ -128,6 +127,33 @@ def _curves(epochs: list[dict]) -> list[dict]:
     return [{rename.get(k, k): v for k, v in e.items()} for e in epochs]
 
 
+def _scores(model, bundle, recipe: TrainConfig, dev, epochs: list[dict]) -> dict:
+    """Test top-1/top-5/loss, and the last epoch's validation numbers (the same weights: not evaluated twice)."""
+    test = evaluate(model, bundle.test, device=dev, amp=recipe.amp, channels_last=recipe.channels_last)
+    out = {"test_top1_pct": test["top1"], "test_top5_pct": test["top5"], "test_loss": test["loss"]}
+    last = epochs[-1] if epochs else {}
+    if bundle.val is not None and last.get("val_top1") is not None:
+        out.update(val_top1_pct=last["val_top1"], val_top5_pct=last["val_top5"], val_loss=last["val_loss"])
+    elif bundle.val is not None:
+        val = evaluate(model, bundle.val, device=dev, amp=recipe.amp, channels_last=recipe.channels_last)
+        out.update(val_top1_pct=val["top1"], val_top5_pct=val["top5"], val_loss=val["loss"])
+    return out
+
+
+def _counts(model, config: dict) -> dict:
+    flops = count_flops(model, input_shape(config))
+    return {**count_params(model), "macs": flops["macs"], "elementwise_flops": flops["elementwise_flops"]}
+
+
+def _own_throughput(model, config: dict, dev, throughput: bool | dict) -> tuple[dict, dict]:
+    """This model's own absolute images/s (comparisons between variants come from the measure jobs)."""
+    options = throughput if isinstance(throughput, dict) else {}
+    tp = measure_throughput(model, input_shape(config), device=str(dev), **options)
+    speed = {k: tp[k] for k in ("inference_images_per_s", "train_images_per_s", "latency_b1_p50_ms",
+                                "latency_b1_p95_ms") if k in tp}
+    return {k: v for k, v in tp.items() if not isinstance(v, (list, tuple))}, speed
+
+
 def run_experiment(config: dict, *, out_dir: str | Path = "results/runs", device: str = "auto",
                    data_root: str | None = None, download: bool = False,
                    checkpoint_dir: str | Path | None = None, keep_checkpoint: bool = False,
@@ -156,35 +182,19 @@ def run_experiment(config: dict, *, out_dir: str | Path = "results/runs", device
         model = _build(config, bundle.num_classes)
         result = train(model, bundle, recipe, checkpoint_path=ckpt, progress=progress)
         curves = _curves(result.epochs)
-        timings["train_time_s"] = result.train_time_s
-        timings["resumed_from_epoch"] = result.resumed_from_epoch
+        timings.update(train_time_s=result.train_time_s, resumed_from_epoch=result.resumed_from_epoch)
         record["status"], record["error"] = result.status, result.error
         if result.status == "ok":
             t0 = time.perf_counter()
-            # evaluated as during training (same layout and autocast), so the final validation
-            # numbers are the last epoch's: the same weights, not evaluated twice
-            test = evaluate(model, bundle.test, device=dev, amp=recipe.amp, channels_last=recipe.channels_last)
-            metrics.update(test_top1_pct=test["top1"], test_top5_pct=test["top5"], test_loss=test["loss"])
-            last = result.epochs[-1] if result.epochs else {}
-            if bundle.val is not None and last.get("val_top1") is not None:
-                metrics.update(val_top1_pct=last["val_top1"], val_top5_pct=last["val_top5"],
-                               val_loss=last["val_loss"])
-            elif bundle.val is not None:
-                val = evaluate(model, bundle.val, device=dev, amp=recipe.amp, channels_last=recipe.channels_last)
-                metrics.update(val_top1_pct=val["top1"], val_top5_pct=val["top5"], val_loss=val["loss"])
+            metrics.update(_scores(model, bundle, recipe, dev, result.epochs))
             timings["eval_time_s"] = time.perf_counter() - t0
         model = model.to("cpu").float()
-        metrics.update(count_params(model))
-        flops = count_flops(model, input_shape(config))
-        metrics.update(macs=flops["macs"], elementwise_flops=flops["elementwise_flops"])
+        metrics.update(_counts(model, config))
         if throughput and result.status == "ok":
-            options = throughput if isinstance(throughput, dict) else {}
             t0 = time.perf_counter()
-            tp = measure_throughput(model, input_shape(config), device=str(dev), **options)
+            measurement, speed = _own_throughput(model, config, dev, throughput)
+            metrics.update(speed)
             timings["measure_time_s"] = time.perf_counter() - t0
-            measurement = {k: v for k, v in tp.items() if not isinstance(v, (list, tuple))}
-            metrics.update({k: tp[k] for k in ("inference_images_per_s", "train_images_per_s",
-                                               "latency_b1_p50_ms", "latency_b1_p95_ms") if k in tp})
     except Exception as exc:  # a failing run is a result, not a crash of the sweep
         record["status"] = "failed"
         record["error"] = f"{type(exc).__name__}: {exc}\n" + "".join(traceback.format_exc(limit=-3))

@@ -10,7 +10,6 @@ The result file (JSON, written atomically) holds the counts and one throughput r
 """
 from __future__ import annotations
 
-import json
 import time
 import traceback
 from pathlib import Path

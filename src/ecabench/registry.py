@@ -1,6 +1,7 @@
 """Name -> builder registries for attention variants and backbones, and plugin discovery.
 
-Built-ins register on import. Plugins come from two places, loaded once on first lookup:
+Built-ins are registered by :mod:`ecabench.builtins` on first lookup. Plugins come from two places,
+loaded once on first lookup too:
 installed distributions declaring entry points in ``ecabench.attention`` / ``ecabench.backbones``,
 and ``*.py`` modules in plugin folders (``ablations/plugins`` under the working directory, folders in
 ``$ECABENCH_PLUGIN_PATH`` and folders a config names). A plugin that fails to import is recorded in
@@ -145,6 +146,7 @@ def register_backbone(name: str, *, num_stages: int, **meta: Any) -> Callable:
 
 
 def attention_classes() -> tuple[type, ...]:
+    discover()
     return tuple(e.obj for e in ATTENTION._entries.values() if isinstance(e.obj, type))
 
 
@@ -168,9 +170,16 @@ def _loading(source: str):
         _current_source.pop()
 
 
+_builtins_loaded = False
+
+
 def _load_builtins() -> None:
-    import ecabench.attention  # noqa: F401  (registers on import)
-    import ecabench.backbones  # noqa: F401
+    global _builtins_loaded
+    if not _builtins_loaded:
+        _builtins_loaded = True
+        from ecabench.builtins import register_builtins
+
+        register_builtins(ATTENTION, BACKBONES)
 
 
 def _short_error(exc: BaseException) -> str:

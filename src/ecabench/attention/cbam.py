@@ -10,10 +10,8 @@ import torch
 from torch import nn
 
 from ecabench.attention.base import check_positive_int
-from ecabench.registry import register_attention
 
 
-@register_attention("cbam")
 class CBAM(nn.Module):
     def __init__(self, channels: int, r: int = 16, kernel_size: int = 7):
         super().__init__()

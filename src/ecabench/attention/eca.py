@@ -18,7 +18,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from ecabench.attention.base import is_int, is_number
-from ecabench.registry import register_attention
 
 
 def adaptive_kernel_size(channels: int, gamma: float = 2, b: float = 1, odd: bool = True) -> int:
@@ -34,7 +33,6 @@ def same_padding_1d(k: int) -> tuple[int, int]:
     return (k - 1) // 2, k // 2
 
 
-@register_attention("eca")
 class ECA(nn.Module):
     per_stage_params = ("k",)
 

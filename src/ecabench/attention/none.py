@@ -4,10 +4,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ecabench.registry import register_attention
 
-
-@register_attention("none")
 class NoAttention(nn.Module):
     def __init__(self, channels: int):
         super().__init__()

@@ -5,10 +5,8 @@ import torch
 from torch import nn
 
 from ecabench.attention.base import check_positive_int
-from ecabench.registry import register_attention
 
 
-@register_attention("se")
 class SE(nn.Module):
     def __init__(self, channels: int, r: int = 16):
         super().__init__()

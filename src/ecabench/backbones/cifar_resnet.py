@@ -11,7 +11,6 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ecabench.backbones import AttentionFactory, attention_module_ids, check_position, make_attention
-from ecabench.registry import register_backbone
 
 
 class ShortcutA(nn.Module):
@@ -118,7 +117,7 @@ def cifar_resnet(depth: int, *, num_classes: int = 10, in_channels: int = 3,
     return CifarResNet(depth, num_classes, in_channels, attention, position)
 
 
-_META = dict(num_stages=3, default_input=(3, 32, 32))
+META = dict(num_stages=3, default_input=(3, 32, 32))
 
 
 def _builder(depth: int, name: str):
@@ -132,15 +131,9 @@ def _builder(depth: int, name: str):
     return build
 
 
-# Each depth is registered as ``cifar_resnetN`` and as the short alias ``resnetN``. Both names map
-# to the same function object, and the alias entry carries ``alias_of``, so callers can tell that
-# the two names build one architecture (e.g. to give both the same run id).
-cifar_resnet20 = register_backbone("cifar_resnet20", **_META)(_builder(20, "cifar_resnet20"))
-cifar_resnet32 = register_backbone("cifar_resnet32", **_META)(_builder(32, "cifar_resnet32"))
-cifar_resnet44 = register_backbone("cifar_resnet44", **_META)(_builder(44, "cifar_resnet44"))
-cifar_resnet56 = register_backbone("cifar_resnet56", **_META)(_builder(56, "cifar_resnet56"))
-cifar_resnet110 = register_backbone("cifar_resnet110", **_META)(_builder(110, "cifar_resnet110"))
-
-ALIASES = {f"resnet{d}": f"cifar_resnet{d}" for d in (20, 32, 44, 56, 110)}
-for _alias, _name in ALIASES.items():
-    register_backbone(_alias, alias_of=_name, **_META)(globals()[_name])
+DEPTHS = (20, 32, 44, 56, 110)
+BUILDERS = {f"cifar_resnet{d}": _builder(d, f"cifar_resnet{d}") for d in DEPTHS}
+# The short names ``resnetN`` build the same architecture: registered with ``alias_of`` so callers can
+# tell (e.g. to give both the same run id).
+ALIASES = {f"resnet{d}": f"cifar_resnet{d}" for d in DEPTHS}
+cifar_resnet20, cifar_resnet32, cifar_resnet44, cifar_resnet56, cifar_resnet110 = BUILDERS.values()

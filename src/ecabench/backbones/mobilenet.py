@@ -13,7 +13,6 @@ from __future__ import annotations
 from torch import Tensor, nn
 
 from ecabench.backbones import AttentionFactory, attention_module_ids, check_position, make_attention
-from ecabench.registry import register_backbone
 
 # t (expansion), c (out channels), n (blocks), s (first block's stride); one row per stage.
 SETTING = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1))
@@ -125,7 +124,9 @@ class MobileNetV2(nn.Module):
         return self.classifier(x)
 
 
-@register_backbone("mobilenet_v2", num_stages=len(SETTING), default_input=(3, 224, 224))
+META = dict(num_stages=len(SETTING), default_input=(3, 224, 224))
+
+
 def mobilenet_v2(*, num_classes: int = 1000, in_channels: int = 3, attention: AttentionFactory | None = None,
                  small_input: bool = False, position: str = "output") -> MobileNetV2:
     return MobileNetV2(num_classes, in_channels, attention, small_input, position)

@@ -8,7 +8,6 @@ from __future__ import annotations
 from torch import Tensor, nn
 
 from ecabench.backbones import AttentionFactory, attention_module_ids, check_position, make_attention
-from ecabench.registry import register_backbone
 
 
 def conv3x3(in_planes: int, out_planes: int, stride: int = 1) -> nn.Conv2d:
@@ -22,16 +21,8 @@ def conv1x1(in_planes: int, out_planes: int, stride: int = 1) -> nn.Conv2d:
 class BasicBlock(nn.Module):
     expansion = 1
 
-    def __init__(
-        self,
-        inplanes: int,
-        planes: int,
-        stride: int = 1,
-        downsample: nn.Module | None = None,
-        attention: AttentionFactory | None = None,
-        stage: int = 0,
-        position: str = "output",
-    ) -> None:
+    def __init__(self, inplanes: int, planes: int, stride: int = 1, downsample: nn.Module | None = None,
+                 attention: AttentionFactory | None = None, stage: int = 0, position: str = "output") -> None:
         super().__init__()
         self.position = check_position(position)
         self.conv1 = conv3x3(inplanes, planes, stride)
@@ -58,16 +49,8 @@ class BasicBlock(nn.Module):
 class Bottleneck(nn.Module):
     expansion = 4
 
-    def __init__(
-        self,
-        inplanes: int,
-        planes: int,
-        stride: int = 1,
-        downsample: nn.Module | None = None,
-        attention: AttentionFactory | None = None,
-        stage: int = 0,
-        position: str = "output",
-    ) -> None:
+    def __init__(self, inplanes: int, planes: int, stride: int = 1, downsample: nn.Module | None = None,
+                 attention: AttentionFactory | None = None, stage: int = 0, position: str = "output") -> None:
         super().__init__()
         self.position = check_position(position)
         width = planes
@@ -170,43 +153,27 @@ class ResNet(nn.Module):
         return self.fc(self.avgpool(x).flatten(1))
 
 
-def _resnet(block, layers, *, num_classes, in_channels, attention, small_input, position) -> ResNet:
-    return ResNet(block, layers, num_classes, in_channels, attention, small_input, position)
+LAYERS = {
+    "resnet18": (BasicBlock, [2, 2, 2, 2]),
+    "resnet34": (BasicBlock, [3, 4, 6, 3]),
+    "resnet50": (Bottleneck, [3, 4, 6, 3]),
+    "resnet101": (Bottleneck, [3, 4, 23, 3]),
+    "resnet152": (Bottleneck, [3, 8, 36, 3]),
+}
+META = dict(num_stages=4, default_input=(3, 224, 224))
 
 
-_META = dict(num_stages=4, default_input=(3, 224, 224))
+def _builder(name: str):
+    block, layers = LAYERS[name]
 
-
-@register_backbone("resnet18", **_META)
-def resnet18(*, num_classes: int = 1000, in_channels: int = 3, attention: AttentionFactory | None = None,
-             small_input: bool = False, position: str = "output") -> ResNet:
-    return _resnet(BasicBlock, [2, 2, 2, 2], num_classes=num_classes, in_channels=in_channels,
-                   attention=attention, small_input=small_input, position=position)
-
-
-@register_backbone("resnet34", **_META)
-def resnet34(*, num_classes: int = 1000, in_channels: int = 3, attention: AttentionFactory | None = None,
-             small_input: bool = False, position: str = "output") -> ResNet:
-    return _resnet(BasicBlock, [3, 4, 6, 3], num_classes=num_classes, in_channels=in_channels,
-                   attention=attention, small_input=small_input, position=position)
-
-
-@register_backbone("resnet50", **_META)
-def resnet50(*, num_classes: int = 1000, in_channels: int = 3, attention: AttentionFactory | None = None,
-             small_input: bool = False, position: str = "output") -> ResNet:
-    return _resnet(Bottleneck, [3, 4, 6, 3], num_classes=num_classes, in_channels=in_channels,
-                   attention=attention, small_input=small_input, position=position)
-
-
-@register_backbone("resnet101", **_META)
-def resnet101(*, num_classes: int = 1000, in_channels: int = 3, attention: AttentionFactory | None = None,
+    def build(*, num_classes: int = 1000, in_channels: int = 3, attention: AttentionFactory | None = None,
               small_input: bool = False, position: str = "output") -> ResNet:
-    return _resnet(Bottleneck, [3, 4, 23, 3], num_classes=num_classes, in_channels=in_channels,
-                   attention=attention, small_input=small_input, position=position)
+        return ResNet(block, layers, num_classes, in_channels, attention, small_input, position)
+
+    build.__name__ = build.__qualname__ = name
+    build.__doc__ = f"torchvision's {name} ({block.__name__} blocks {layers}) with an attention slot per block."
+    return build
 
 
-@register_backbone("resnet152", **_META)
-def resnet152(*, num_classes: int = 1000, in_channels: int = 3, attention: AttentionFactory | None = None,
-              small_input: bool = False, position: str = "output") -> ResNet:
-    return _resnet(Bottleneck, [3, 8, 36, 3], num_classes=num_classes, in_channels=in_channels,
-                   attention=attention, small_input=small_input, position=position)
+BUILDERS = {name: _builder(name) for name in LAYERS}
+resnet18, resnet34, resnet50, resnet101, resnet152 = (BUILDERS[n] for n in LAYERS)

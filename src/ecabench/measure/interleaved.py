@@ -174,52 +174,23 @@ def measure_interleaved(
     within-round ratio to ``reference``; default: the first key) with ``rel_ci_low``/``rel_ci_high``,
     ``peak_memory_mb`` (CUDA) and the per-round samples. The callers' models are not touched.
     """
-    if not models:
-        raise ValueError("measure_interleaved needs at least one model")
-    keys = list(models)
-    reference = keys[0] if reference is None else reference
-    if reference not in models:
-        raise ValueError(f"reference {reference!r} is not one of the models: {', '.join(keys)}")
-    shape = tuple(input_shape)
-    if len(shape) != 3 or not all(isinstance(s, int) and s >= 1 for s in shape):
-        raise ValueError(f"input_shape must be (channels, height, width) with positive ints, got {input_shape!r}")
-    implementations = check_choices("implementations", implementations, IMPLEMENTATIONS)
-    modes = check_choices("modes", modes, MODES)
-    if dtype not in DTYPES:
-        raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
-    for name, value, minimum in (("batch_size", batch_size, 1), ("warmup", warmup, 0), ("rounds", rounds, 1)):
-        check_int(name, value, minimum)
-    if num_threads is not None:
-        check_int("num_threads", num_threads, 1)
+    reference, shape, implementations, modes = _check(models, input_shape, reference, dtype, implementations, modes,
+                                                      batch_size=batch_size, warmup=warmup, rounds=rounds,
+                                                      num_threads=num_threads)
     dev = _resolve_device(device)
     memory_format = torch.channels_last if channels_last else torch.contiguous_format
-    autocast = nullcontext if dtype == "float32" else (lambda: torch.autocast(dev.type, dtype=DTYPES[dtype]))
-    timer = _Timer(dev)
     generator = torch.Generator().manual_seed(seed)
     x = torch.randn((batch_size, *shape), generator=generator).to(dev).contiguous(memory_format=memory_format)
-
-    old_threads = torch.get_num_threads()
-    old_benchmark = torch.backends.cudnn.benchmark
-    rows = []
+    ctx = {"dev": dev, "memory_format": memory_format, "x": x, "reference": reference, "level": level,
+           "autocast": nullcontext if dtype == "float32" else (lambda: torch.autocast(dev.type, dtype=DTYPES[dtype])),
+           "timing": {"batch_size": batch_size, "warmup": warmup, "rounds": rounds, "min_time_s": min_time_s}}
+    old_threads, old_benchmark = torch.get_num_threads(), torch.backends.cudnn.benchmark
     try:
         if num_threads is not None:
             torch.set_num_threads(num_threads)
         torch.backends.cudnn.benchmark = dev.type == "cuda" or old_benchmark
-        labels = _random_labels(models[reference], x, generator, dev) if "train" in modes else None
-        for implementation in implementations:
-            for mode in modes:
-                works = {k: _prepare(m, dev, memory_format, implementation, mode) for k, m in models.items()}
-                steps = _steps(works, mode, x, labels, autocast)
-                peaks = {k: _peak_memory_mb(steps[k], works[k], dev) for k in keys}
-                rates, iters = _time_rounds(steps, timer, batch_size=batch_size, warmup=warmup, rounds=rounds,
-                                            min_time_s=min_time_s)
-                ref = np.asarray(rates[reference])
-                for key in keys:
-                    rows.append(_row(key, implementation, mode, np.asarray(rates[key]), ref, iters, peaks[key],
-                                     level))
-                del works, steps
-                if dev.type == "cuda":
-                    torch.cuda.empty_cache()
+        ctx["labels"] = _random_labels(models[reference], x, generator, dev) if "train" in modes else None
+        rows = [row for impl in implementations for mode in modes for row in _time_setting(models, impl, mode, ctx)]
         threads = torch.get_num_threads()
     finally:
         torch.set_num_threads(old_threads)
@@ -233,6 +204,43 @@ def measure_interleaved(
         "timer": "cuda events" if dev.type == "cuda" else "time.perf_counter",
     }
     return {"setup": setup, "rows": rows}
+
+
+def _check(models, input_shape, reference, dtype, implementations, modes, **ints) -> tuple:
+    """Every option checked before any model is touched; the reference key and the normalised choices."""
+    if not models:
+        raise ValueError("measure_interleaved needs at least one model")
+    keys = list(models)
+    reference = keys[0] if reference is None else reference
+    if reference not in models:
+        raise ValueError(f"reference {reference!r} is not one of the models: {', '.join(keys)}")
+    shape = tuple(input_shape)
+    if len(shape) != 3 or not all(isinstance(s, int) and s >= 1 for s in shape):
+        raise ValueError(f"input_shape must be (channels, height, width) with positive ints, got {input_shape!r}")
+    implementations = check_choices("implementations", implementations, IMPLEMENTATIONS)
+    modes = check_choices("modes", modes, MODES)
+    if dtype not in DTYPES:
+        raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
+    for name, minimum in (("batch_size", 1), ("warmup", 0), ("rounds", 1)):
+        check_int(name, ints[name], minimum)
+    if ints["num_threads"] is not None:
+        check_int("num_threads", ints["num_threads"], 1)
+    return reference, shape, implementations, modes
+
+
+def _time_setting(models: Mapping[str, nn.Module], implementation: str, mode: str, ctx: dict) -> list[dict]:
+    """One (implementation, mode): every model prepared alike, peak memory, then the alternating rounds."""
+    dev = ctx["dev"]
+    works = {k: _prepare(m, dev, ctx["memory_format"], implementation, mode) for k, m in models.items()}
+    steps = _steps(works, mode, ctx["x"], ctx["labels"], ctx["autocast"])
+    peaks = {k: _peak_memory_mb(steps[k], works[k], dev) for k in works}
+    rates, iters = _time_rounds(steps, _Timer(dev), **ctx["timing"])
+    ref = np.asarray(rates[ctx["reference"]])
+    rows = [_row(k, implementation, mode, np.asarray(rates[k]), ref, iters, peaks[k], ctx["level"]) for k in works]
+    del works, steps
+    if dev.type == "cuda":
+        torch.cuda.empty_cache()
+    return rows
 
 
 def _row(key: str, implementation: str, mode: str, rates: np.ndarray, ref: np.ndarray, iters: int,

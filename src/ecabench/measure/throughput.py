@@ -240,102 +240,93 @@ def measure_throughput(
         raise TypeError(f"measure_throughput expects an nn.Module, got {type(model).__name__}")
     shape = _check_args(input_shape, batch_size, dtype, warmup, repeats, min_time_s, latency_repeats, num_threads)
     dev = _resolve_device(device)
-    is_cuda = dev.type == "cuda"
     memory_format = torch.channels_last if channels_last else torch.contiguous_format
-    autocast = _autocast(dev, dtype)
-    clock = _Clock(dev)
-
     generator = torch.Generator().manual_seed(seed)
     x = _batch(batch_size, shape, generator, dev, memory_format)
-    x1 = x[:1].clone().contiguous(memory_format=memory_format)
-
-    result: dict[str, Any] = {}
-    with _threads(num_threads), _cudnn_benchmark(True if is_cuda else torch.backends.cudnn.benchmark):
+    ctx = {"dev": dev, "autocast": _autocast(dev, dtype), "clock": _Clock(dev), "x": x, "generator": generator,
+           "x1": x[:1].clone().contiguous(memory_format=memory_format), "batch_size": batch_size,
+           "warmup": warmup, "repeats": repeats, "min_time_s": min_time_s}
+    with _threads(num_threads), _cudnn_benchmark(True if dev.type == "cuda" else torch.backends.cudnn.benchmark):
         work = copy.deepcopy(model).to(dev)
         if channels_last:
             work = work.to(memory_format=torch.channels_last)
-        if is_cuda:
+        if dev.type == "cuda":
             torch.cuda.empty_cache()
             torch.cuda.reset_peak_memory_stats(dev)
-
-        # --- inference
-        work.eval()
-
-        def infer(inp=x):
-            with torch.inference_mode(), autocast():
-                work(inp)
-
-        rates, iters_inf = _timed_rates(infer, clock, batch_size=batch_size, warmup=warmup, repeats=repeats,
-                                        min_time_s=min_time_s)
-        result.update(_summary("inference_images_per_s", rates))
-        result["peak_memory_inference_mb"] = torch.cuda.max_memory_allocated(dev) / MIB if is_cuda else None
-
-        # --- batch-1 latency
-        if latency:
-            for _ in range(max(warmup, 1)):
-                infer(x1)
-            times = []
-            for _ in range(latency_repeats):
-                start = clock.now()
-                infer(x1)
-                times.append((clock.now() - start) * 1e3)
-            p50, p95 = np.percentile(times, [50, 95])
-            result.update(latency_b1_p50_ms=float(p50), latency_b1_p95_ms=float(p95),
-                          latency_b1_mean_ms=float(np.mean(times)))
-        else:
-            result.update(latency_b1_p50_ms=None, latency_b1_p95_ms=None, latency_b1_mean_ms=None)
-
-        # --- training (on the same private copy; the caller's model is untouched)
-        iters_train = None
-        if train:
-            with torch.no_grad():
-                num_classes = int(work(x1).reshape(1, -1).shape[1])
-            labels = torch.randint(0, num_classes, (batch_size,), generator=generator).to(dev)
-            work.train()
-            optimizer = torch.optim.SGD(work.parameters(), lr=0.01, momentum=0.9)
-            loss_fn = nn.CrossEntropyLoss()
-            if is_cuda:
-                torch.cuda.reset_peak_memory_stats(dev)
-
-            def train_step():
-                optimizer.zero_grad(set_to_none=True)
-                with autocast():
-                    out = work(x)
-                    loss = loss_fn(out.reshape(batch_size, -1).float(), labels)
-                loss.backward()
-                optimizer.step()
-
-            rates, iters_train = _timed_rates(train_step, clock, batch_size=batch_size, warmup=max(warmup, 1),
-                                              repeats=repeats, min_time_s=min_time_s)
-            result.update(_summary("train_images_per_s", rates))
-            result["peak_memory_train_mb"] = torch.cuda.max_memory_allocated(dev) / MIB if is_cuda else None
-        else:
-            for suffix in ("", "_p25", "_p75", "_iqr", "_min", "_max", "_samples"):
-                result[f"train_images_per_s{suffix}"] = None
-            result["peak_memory_train_mb"] = None
-        cudnn_benchmark = bool(torch.backends.cudnn.benchmark) if is_cuda else None
-        threads = torch.get_num_threads()
+        result = _inference(work, ctx)
+        result.update(_latency(work, ctx, latency_repeats) if latency else
+                      dict.fromkeys(("latency_b1_p50_ms", "latency_b1_p95_ms", "latency_b1_mean_ms")))
+        result.update(_training(work, ctx) if train else {
+            **{f"train_images_per_s{s}": None for s in ("", "_p25", "_p75", "_iqr", "_min", "_max", "_samples")},
+            "peak_memory_train_mb": None, "iters_per_repeat_train": None})
+        result.update(cudnn_benchmark=bool(torch.backends.cudnn.benchmark) if dev.type == "cuda" else None,
+                      threads=torch.get_num_threads())
         del work
-        if is_cuda:
+        if dev.type == "cuda":
             torch.cuda.empty_cache()
-
     peaks = [p for p in (result["peak_memory_inference_mb"], result["peak_memory_train_mb"]) if p is not None]
     result.update(
-        peak_memory_mb=max(peaks) if peaks else None,
-        process_max_rss_mb=_max_rss_mb(),
-        device=str(dev),
-        device_name=torch.cuda.get_device_name(dev) if is_cuda else cpu_model_name(),
-        batch_size=int(batch_size),
-        dtype=dtype,
-        memory_format="channels_last" if channels_last else "contiguous",
-        threads=threads,
-        repeats=int(repeats),
-        warmup=int(warmup),
-        min_time_s=float(min_time_s),
-        iters_per_repeat_inference=iters_inf,
-        iters_per_repeat_train=iters_train,
-        latency_repeats=int(latency_repeats) if latency else None,
-        cudnn_benchmark=cudnn_benchmark,
-        input_shape=list(shape),
+        peak_memory_mb=max(peaks) if peaks else None, process_max_rss_mb=_max_rss_mb(), device=str(dev),
+        device_name=torch.cuda.get_device_name(dev) if dev.type == "cuda" else cpu_model_name(),
+        batch_size=int(batch_size), dtype=dtype, memory_format="channels_last" if channels_last else "contiguous",
+        repeats=int(repeats), warmup=int(warmup), min_time_s=float(min_time_s),
+        latency_repeats=int(latency_repeats) if latency else None, input_shape=list(shape),
     )
     return result
+
+
+def _peak_mb(dev: torch.device) -> float | None:
+    return torch.cuda.max_memory_allocated(dev) / MIB if dev.type == "cuda" else None
+
+
+def _infer(work: nn.Module, ctx: dict, inp: torch.Tensor) -> None:
+    with torch.inference_mode(), ctx["autocast"]():
+        work(inp)
+
+
+def _inference(work: nn.Module, ctx: dict) -> dict:
+    work.eval()
+    rates, iters = _timed_rates(lambda: _infer(work, ctx, ctx["x"]), ctx["clock"], batch_size=ctx["batch_size"],
+                                warmup=ctx["warmup"], repeats=ctx["repeats"], min_time_s=ctx["min_time_s"])
+    return {**_summary("inference_images_per_s", rates), "peak_memory_inference_mb": _peak_mb(ctx["dev"]),
+            "iters_per_repeat_inference": iters}
+
+
+def _latency(work: nn.Module, ctx: dict, repeats: int) -> dict:
+    """Batch-1 forwards, each timed on its own after the warm-up: p50, p95 and mean in ms."""
+    clock = ctx["clock"]
+    for _ in range(max(ctx["warmup"], 1)):
+        _infer(work, ctx, ctx["x1"])
+    times = []
+    for _ in range(repeats):
+        start = clock.now()
+        _infer(work, ctx, ctx["x1"])
+        times.append((clock.now() - start) * 1e3)
+    p50, p95 = np.percentile(times, [50, 95])
+    return {"latency_b1_p50_ms": float(p50), "latency_b1_p95_ms": float(p95),
+            "latency_b1_mean_ms": float(np.mean(times))}
+
+
+def _training(work: nn.Module, ctx: dict) -> dict:
+    """Forward, cross-entropy on random labels, backward, SGD step, on the private copy."""
+    x, batch_size, dev = ctx["x"], ctx["batch_size"], ctx["dev"]
+    with torch.no_grad():
+        num_classes = int(work(ctx["x1"]).reshape(1, -1).shape[1])
+    labels = torch.randint(0, num_classes, (batch_size,), generator=ctx["generator"]).to(dev)
+    work.train()
+    optimizer = torch.optim.SGD(work.parameters(), lr=0.01, momentum=0.9)
+    loss_fn = nn.CrossEntropyLoss()
+    if dev.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(dev)
+
+    def step():
+        optimizer.zero_grad(set_to_none=True)
+        with ctx["autocast"]():
+            loss = loss_fn(work(x).reshape(batch_size, -1).float(), labels)
+        loss.backward()
+        optimizer.step()
+
+    rates, iters = _timed_rates(step, ctx["clock"], batch_size=batch_size, warmup=max(ctx["warmup"], 1),
+                                repeats=ctx["repeats"], min_time_s=ctx["min_time_s"])
+    return {**_summary("train_images_per_s", rates), "peak_memory_train_mb": _peak_mb(dev),
+            "iters_per_repeat_train": iters}

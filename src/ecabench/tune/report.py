@@ -21,7 +21,6 @@ import html
 import json
 import math
 import os
-import tempfile
 import warnings
 from pathlib import Path
 from typing import Any, Mapping
@@ -30,6 +29,8 @@ import matplotlib
 
 matplotlib.use("Agg")  # before pyplot (Optuna's matplotlib plots import it)
 import matplotlib.pyplot as plt  # noqa: E402
+
+from ecabench.util import atomic_write, atomic_write_text  # noqa: E402
 
 PLOTS = ("history", "importances", "contour")
 CAPTIONS = {
@@ -46,19 +47,11 @@ def figure_paths(summary: Mapping, fig_dir: str | os.PathLike) -> dict[str, dict
 
 
 def _save_png(fig, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp.png")
-    os.close(fd)
     try:
-        fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        return atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight"),
+                            suffix=".tmp.png")
     finally:
         plt.close(fig)
-    return path
 
 
 def _placeholder(path: Path, title: str, why: str) -> Path:
@@ -81,56 +74,63 @@ def _contour_params(search: Mapping) -> list[str] | None:
     return names[:2] if len(names) >= 2 else None
 
 
+TARGET = "validation top-1 (%)"
+
+
+def _draw(make, path: Path, what: str) -> str | None:
+    """Draw one Optuna plot into ``path``; None, or why it could not be drawn (a report never fails on one plot)."""
+    try:
+        _save_png(_figure_of(make()), path)
+        return None
+    except Exception as exc:  # noqa: BLE001
+        return f"could not be {what} ({type(exc).__name__}: {exc})"
+
+
+def _history(study, complete: list, search: Mapping, path: Path) -> str | None:
+    from optuna.visualization import matplotlib as ovm
+
+    if not complete:
+        return "no finished trial yet"
+    return _draw(lambda: ovm.plot_optimization_history(study, target_name=TARGET), path, "drawn")
+
+
+def _importances(study, complete: list, search: Mapping, path: Path) -> str | None:
+    from optuna.visualization import matplotlib as ovm
+
+    if len(complete) < 2:
+        return f"needs at least 2 finished trials ({len(complete)} so far)"
+    if not [k for k in search if len({repr(t.params.get(k)) for t in complete}) > 1]:
+        return "no searched parameter varies across the finished trials"
+    return _draw(lambda: ovm.plot_param_importances(study, target_name=TARGET), path, "computed")
+
+
+def _contour(study, complete: list, search: Mapping, path: Path) -> str | None:
+    from optuna.visualization import matplotlib as ovm
+
+    params = _contour_params(search)
+    if params is None:
+        return "only one parameter is searched: no contour"
+    if len(complete) < 2 or any(len({repr(t.params.get(p)) for t in complete}) < 2 for p in params):
+        return (f"needs at least 2 finished trials with different {params[0]} and {params[1]} "
+                f"({len(complete)} finished so far)")
+    return _draw(lambda: ovm.plot_contour(study, params=params, target_name=TARGET), path, "drawn")
+
+
 def _plot_variant(study, label: str, search: Mapping, paths: Mapping[str, Path]) -> dict[str, str | None]:
     """Draw the three plots; returns ``{plot: None | reason it is a placeholder}``."""
     import optuna
     from optuna.trial import TrialState
-    from optuna.visualization import matplotlib as ovm
 
-    notes: dict[str, str | None] = {}
-    complete = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))]
+    complete = list(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # ExperimentalWarning, too-few-trials warnings: handled below
         verbosity = optuna.logging.get_verbosity()
         optuna.logging.set_verbosity(optuna.logging.ERROR)
-        # history
-        if not complete:
-            notes["history"] = "no finished trial yet"
-        else:
-            try:
-                _save_png(_figure_of(ovm.plot_optimization_history(study, target_name="validation top-1 (%)")),
-                          paths["history"])
-                notes["history"] = None
-            except Exception as exc:  # noqa: BLE001 - a report never fails on one plot
-                notes["history"] = f"could not be drawn ({type(exc).__name__}: {exc})"
-        # importances
-        varying = [k for k in search if len({repr(t.params.get(k)) for t in complete}) > 1]
-        if len(complete) < 2:
-            notes["importances"] = f"needs at least 2 finished trials ({len(complete)} so far)"
-        elif not varying:
-            notes["importances"] = "no searched parameter varies across the finished trials"
-        else:
-            try:
-                _save_png(_figure_of(ovm.plot_param_importances(study, target_name="validation top-1 (%)")),
-                          paths["importances"])
-                notes["importances"] = None
-            except Exception as exc:  # noqa: BLE001
-                notes["importances"] = f"could not be computed ({type(exc).__name__}: {exc})"
-        # contour
-        params = _contour_params(search)
-        if params is None:
-            notes["contour"] = "only one parameter is searched: no contour"
-        elif len(complete) < 2 or any(len({repr(t.params.get(p)) for t in complete}) < 2 for p in params):
-            notes["contour"] = (f"needs at least 2 finished trials with different {params[0]} and {params[1]} "
-                                f"({len(complete)} finished so far)")
-        else:
-            try:
-                fig = _figure_of(ovm.plot_contour(study, params=params, target_name="validation top-1 (%)"))
-                _save_png(fig, paths["contour"])
-                notes["contour"] = None
-            except Exception as exc:  # noqa: BLE001
-                notes["contour"] = f"could not be drawn ({type(exc).__name__}: {exc})"
-        optuna.logging.set_verbosity(verbosity)
+        try:
+            notes = {plot: draw(study, complete, search, paths[plot])
+                     for plot, draw in (("history", _history), ("importances", _importances), ("contour", _contour))}
+        finally:
+            optuna.logging.set_verbosity(verbosity)
     for plot, why in notes.items():
         if why is not None:
             _placeholder(paths[plot], f"{label}: {plot}", why)
@@ -161,7 +161,7 @@ def _param_text(params: Mapping) -> str:
 def _best_k(best: Mapping, task: Mapping | None) -> Any:
     if best.get("k_per_stage") is not None or task is None:
         return best.get("k_per_stage")
-    from ecabench.tune import k_per_stage, run_config_for
+    from ecabench.tune.objective import k_per_stage, run_config_for
 
     try:
         return k_per_stage(run_config_for(task, best.get("params") or {}))
@@ -182,25 +182,11 @@ def _table_html(header: list[str], rows: list[list[str]]) -> str:
     return f'<table class="ecabench-table"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
 
-def _atomic_text(path: Path, text: str) -> None:
-    from ecabench.records import atomic_write_text
+def _plots(summary: Mapping, paths: dict, config: Mapping | None) -> dict[str, dict]:
+    """Every variant's plots, drawn from its study; placeholders saying why where it cannot be read."""
+    from ecabench.tune.study import open_study
 
-    atomic_write_text(path, text)
-
-
-def build_tuning_report(summary_path: str | os.PathLike | Mapping, *, out_md: str | os.PathLike,
-                        out_html: str | os.PathLike | None = None, fig_dir: str | os.PathLike | None = None,
-                        config: Mapping | None = None) -> dict:
-    """Figures and the Markdown (and HTML) fragment of one tuning study; returns what was written."""
-    from ecabench.tune import open_study
-
-    summary = dict(summary_path) if isinstance(summary_path, Mapping) else json.loads(Path(summary_path).read_text())
-    out_md = Path(out_md)
-    tune_name = summary["tune"]
-    fig_dir = Path(fig_dir) if fig_dir is not None else out_md.parent / tune_name
-    paths = figure_paths(summary, fig_dir)
     tasks = summary.get("tasks") or {}
-
     notes: dict[str, dict] = {}
     for label, v in summary["variants"].items():
         task = tasks.get(label)
@@ -217,30 +203,39 @@ def build_tuning_report(summary_path: str | os.PathLike | Mapping, *, out_md: st
         with matplotlib.rc_context():  # Optuna's plots switch the global style to ggplot: keep it local
             notes[label] = _plot_variant(study, label, v.get("search") or (task or {}).get("search") or {},
                                          paths[label])
+    return notes
 
-    # -- tables
-    best_header = ["variant", "spec searched", "finished", "pruned", "failed", "best val top-1 (%)",
-                   "best parameters", "best spec", "k per stage"]
-    best_rows = []
+
+BEST_HEADER = ["variant", "spec searched", "finished", "pruned", "failed", "best val top-1 (%)", "best parameters",
+               "best spec", "k per stage"]
+EVAL_HEADER = ["variant", "best spec", "tuned recipe", "test top-1 (%) mean ± std", "n seeds", "run ids", "note"]
+
+
+def _best_rows(summary: Mapping) -> list[list[str]]:
+    tasks = summary.get("tasks") or {}
+    rows = []
     for label, v in summary["variants"].items():
-        best = v.get("best") or {}
-        trials = v.get("trials") or {}
-        best_rows.append([label, v.get("spec", ""), str(trials.get("complete", "–")), str(trials.get("pruned", "–")),
-                          str(trials.get("fail", "–")), _num(best.get("value")), _param_text(best.get("params") or {}),
-                          best.get("spec", ""), _k_text(_best_k(best, tasks.get(label)))])
-    eval_rows = []
-    if summary.get("evaluate_seeds"):
-        for label, v in summary["variants"].items():
-            best = v.get("best") or {}
-            mean, std = v.get("test_top1_mean"), v.get("test_top1_std")
-            text = _num(mean) + (f" ± {_num(std)}" if std is not None else "")
-            failed = [e for e in v.get("evaluation") or [] if e.get("status") != "ok"]
-            eval_rows.append([label, best.get("spec", ""), _param_text(best.get("train") or {}), text, str(v.get("n", 0)),
-                              ", ".join(e["run_id"] for e in v.get("evaluation") or []),
-                              f"{len(failed)} failed" if failed else ""])
-    eval_header = ["variant", "best spec", "tuned recipe", "test top-1 (%) mean ± std", "n seeds", "run ids", "note"]
+        best, trials = v.get("best") or {}, v.get("trials") or {}
+        rows.append([label, v.get("spec", ""), str(trials.get("complete", "–")), str(trials.get("pruned", "–")),
+                     str(trials.get("fail", "–")), _num(best.get("value")), _param_text(best.get("params") or {}),
+                     best.get("spec", ""), _k_text(_best_k(best, tasks.get(label)))])
+    return rows
 
-    title = summary.get("title") or tune_name
+
+def _eval_rows(summary: Mapping) -> list[list[str]]:
+    rows = []
+    for label, v in summary["variants"].items() if summary.get("evaluate_seeds") else ():
+        best = v.get("best") or {}
+        mean, std = v.get("test_top1_mean"), v.get("test_top1_std")
+        failed = [e for e in v.get("evaluation") or [] if e.get("status") != "ok"]
+        rows.append([label, best.get("spec", ""), _param_text(best.get("train") or {}),
+                     _num(mean) + (f" ± {_num(std)}" if std is not None else ""), str(v.get("n", 0)),
+                     ", ".join(e["run_id"] for e in v.get("evaluation") or []),
+                     f"{len(failed)} failed" if failed else ""])
+    return rows
+
+
+def _intro(summary: Mapping) -> str:
     intro = (f"Optuna TPE search, {summary['budget']} trials (finished + pruned) per variant, maximising the "
              "validation top-1 of the final epoch (validation split carved from the training set; the test "
              "split is not used for tuning). Pruned trials were stopped by the median pruner on the per-epoch "
@@ -250,48 +245,65 @@ def build_tuning_report(summary_path: str | os.PathLike | Mapping, *, out_md: st
                   f"setting was then trained with seeds {summary['evaluate_seeds']} and reported on the test split.")
     elif summary.get("evaluate_seeds"):
         intro += f" The best setting was trained with seeds {summary['evaluate_seeds']} and reported on the test split."
+    return intro
 
-    rel = {label: {p: os.path.relpath(path, out_md.parent) for p, path in ps.items()} for label, ps in paths.items()}
+
+def _relative(paths: dict, folder: Path) -> dict:
+    return {label: {p: os.path.relpath(path, folder) for p, path in ps.items()} for label, ps in paths.items()}
+
+
+def _markdown(summary: Mapping, title: str, tables: dict, notes: dict, rel: dict) -> str:
     md = [f"## Tuning: {title}", ""]
     if summary.get("description"):
         md += [summary["description"], ""]
-    md += [intro, "", f"Study file: `{summary.get('file', '')}`.", "", "### Best settings (validation)", "",
-           _table_md(best_header, best_rows), ""]
-    if eval_rows:
-        md += ["### Best settings on the test split", "", _table_md(eval_header, eval_rows), ""]
+    md += [tables["intro"], "", f"Study file: `{summary.get('file', '')}`.", "", "### Best settings (validation)", "",
+           _table_md(BEST_HEADER, tables["best"]), ""]
+    if tables["eval"]:
+        md += ["### Best settings on the test split", "", _table_md(EVAL_HEADER, tables["eval"]), ""]
     for label in summary["variants"]:
         md += [f"### {label}", ""]
         for plot in PLOTS:
             note = notes[label].get(plot)
-            caption = CAPTIONS[plot] + (f" *(placeholder: {note})*" if note else "")
-            md += [f"![{label} {plot}]({rel[label][plot]})", "", caption, ""]
-    md_text = "\n".join(md).rstrip() + "\n"
-    _atomic_text(out_md, md_text)
+            md += [f"![{label} {plot}]({rel[label][plot]})", "",
+                   CAPTIONS[plot] + (f" *(placeholder: {note})*" if note else ""), ""]
+    return "\n".join(md).rstrip() + "\n"
 
-    html_text = None
+
+def _html(summary: Mapping, title: str, tables: dict, notes: dict, rel: dict) -> str:
+    e = html.escape
+    parts = [f'<section class="ecabench-tuning" id="tuning-{e(summary["tune"])}">', f"<h2>Tuning: {e(title)}</h2>"]
+    if summary.get("description"):
+        parts.append(f"<p>{e(summary['description'])}</p>")
+    parts += [f"<p>{e(tables['intro'])}</p>", f"<p>Study file: <code>{e(str(summary.get('file', '')))}</code>.</p>",
+              "<h3>Best settings (validation)</h3>", _table_html(BEST_HEADER, tables["best"])]
+    if tables["eval"]:
+        parts += ["<h3>Best settings on the test split</h3>", _table_html(EVAL_HEADER, tables["eval"])]
+    for label in summary["variants"]:
+        parts.append(f"<h3>{e(label)}</h3>")
+        for plot in PLOTS:
+            note = notes[label].get(plot)
+            caption = CAPTIONS[plot] + (f" (placeholder: {note})" if note else "")
+            parts.append(f'<figure><img src="{e(rel[label][plot])}" alt="{e(label)} {plot}" style="max-width:100%">'
+                         f"<figcaption>{e(caption)}</figcaption></figure>")
+    parts.append("</section>")
+    return "\n".join(parts) + "\n"
+
+
+def build_tuning_report(summary_path: str | os.PathLike | Mapping, *, out_md: str | os.PathLike,
+                        out_html: str | os.PathLike | None = None, fig_dir: str | os.PathLike | None = None,
+                        config: Mapping | None = None) -> dict:
+    """Figures and the Markdown (and HTML) fragment of one tuning study; returns what was written."""
+    summary = dict(summary_path) if isinstance(summary_path, Mapping) else json.loads(Path(summary_path).read_text())
+    out_md = Path(out_md)
+    fig_dir = Path(fig_dir) if fig_dir is not None else out_md.parent / summary["tune"]
+    paths = figure_paths(summary, fig_dir)
+    notes = _plots(summary, paths, config)
+    tables = {"intro": _intro(summary), "best": _best_rows(summary), "eval": _eval_rows(summary)}
+    title = summary.get("title") or summary["tune"]
+    atomic_write_text(out_md, _markdown(summary, title, tables, notes, _relative(paths, out_md.parent)))
     if out_html is not None:
         out_html = Path(out_html)
-        rel_h = {label: {p: os.path.relpath(path, out_html.parent) for p, path in ps.items()}
-                 for label, ps in paths.items()}
-        parts = [f'<section class="ecabench-tuning" id="tuning-{html.escape(tune_name)}">',
-                 f"<h2>Tuning: {html.escape(title)}</h2>"]
-        if summary.get("description"):
-            parts.append(f"<p>{html.escape(summary['description'])}</p>")
-        parts += [f"<p>{html.escape(intro)}</p>",
-                  f"<p>Study file: <code>{html.escape(str(summary.get('file', '')))}</code>.</p>",
-                  "<h3>Best settings (validation)</h3>", _table_html(best_header, best_rows)]
-        if eval_rows:
-            parts += ["<h3>Best settings on the test split</h3>", _table_html(eval_header, eval_rows)]
-        for label in summary["variants"]:
-            parts.append(f"<h3>{html.escape(label)}</h3>")
-            for plot in PLOTS:
-                note = notes[label].get(plot)
-                caption = CAPTIONS[plot] + (f" (placeholder: {note})" if note else "")
-                parts.append(f'<figure><img src="{html.escape(rel_h[label][plot])}" alt="{html.escape(label)} '
-                             f'{plot}" style="max-width:100%"><figcaption>{html.escape(caption)}</figcaption></figure>')
-        parts.append("</section>")
-        html_text = "\n".join(parts) + "\n"
-        _atomic_text(out_html, html_text)
+        atomic_write_text(out_html, _html(summary, title, tables, notes, _relative(paths, out_html.parent)))
     return {"md": str(out_md), "html": str(out_html) if out_html else None,
             "figures": {label: {p: str(path) for p, path in ps.items()} for label, ps in paths.items()},
             "placeholders": {label: {p: n for p, n in ns.items() if n} for label, ns in notes.items()}}

@@ -1,0 +1,57 @@
+"""Tuning studies' test-split evaluation runs, joined to the tables as studies of their own."""
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from ecabench.aggregate.io import expand_paths, load_records
+
+
+def merge_tuned_studies(plan: dict, records: dict[str, dict], tune_summaries: Any,
+                        skipped: list | None = None) -> tuple[dict, dict]:
+    """Add tuning studies' test-split evaluation runs to ``plan`` as studies and their run records to
+    ``records`` (in place); returns ``(plan, tuned study entries)``.
+
+    The evaluation runs are ordinary run records (same schema and run id as any run), so they go
+    through the same statistics; a tuning study named like a sweep study is added as ``tuned_<name>``.
+    """
+    summaries = [json.loads(Path(p).read_text()) for p in expand_paths(tune_summaries)]
+    if not summaries:
+        return plan, {}
+    studies = dict(plan.get("studies") or {})
+    tuned = {}
+    for name, study in plan_studies(summaries).items():
+        key = name if name not in studies else f"tuned_{name}"
+        tuned[key] = {**study, "name": key, "tune": name}
+    paths = [e["record"] for s in summaries for v in (s.get("variants") or {}).values()
+             for e in (v.get("evaluation") or []) if e.get("record")]
+    fresh = {rid: rec for rid, rec in load_records([p for p in paths if Path(p).exists()], skipped).items()
+             if rid not in records}
+    records.update(fresh)
+    return {**plan, "studies": {**studies, **tuned}}, tuned
+
+
+def plan_studies(summaries: Iterable[str | os.PathLike | Mapping]) -> dict:
+    """Study entries in the plan's format for the evaluation runs of tuning summaries
+    (``results/tuning/<tune>/summary.json``), so they go through the same tables and report."""
+    out = {}
+    for s in summaries:
+        s = s if isinstance(s, Mapping) else json.loads(Path(s).read_text())
+        runs, baseline = [], None
+        for label, v in s["variants"].items():
+            best = v.get("best") or {}
+            attention = best.get("attention") or {}
+            if attention.get("name") == "none":
+                baseline = best.get("spec")
+            runs += [{"run_id": e["run_id"], "spec": best.get("spec") or e.get("spec"), "spec_id": best.get("spec_id"),
+                      "variant": attention.get("name"), "params": {k: v for k, v in attention.items() if k != "name"},
+                      "seed": e["seed"], "k_per_stage": best.get("k_per_stage"), "aliases": [], "tuned_label": label,
+                      "tuned_params": best.get("params")} for e in v.get("evaluation") or []]
+        if runs:
+            out[s["tune"]] = {"name": s["tune"], "title": s.get("title") or s["tune"],
+                              "description": s.get("description", ""), "kind": "zoo" if s.get("fair") else "other",
+                              "file": s.get("file"), "baseline": baseline, "tuned": True, "runs": runs}
+    return out

@@ -1,0 +1,93 @@
+"""How a workflow job runs (not what it computes): data location, CPU threads, measure options.
+
+Everything here is read by the job processes (runners/*.py, rules/tune.smk) from the workflow config;
+none of it is part of a run's identity.
+"""
+from __future__ import annotations
+
+import os
+from typing import Mapping
+
+from ecabench.plan.config import dataset_entries
+
+MEASURE_KEYS = ("device", "batch_size", "dtype", "channels_last", "implementations", "modes", "warmup", "rounds",
+                "min_time_s")
+
+
+def dataset_runtime(config: Mapping, run_config: Mapping) -> dict:
+    """``data_root``/``download`` for a run: how it is executed, not what it is (not in its id).
+
+    The config's dataset entry is the one with the run's dataset name and split options (two
+    entries cannot agree on both: the plan rejects that).
+    """
+    ds = run_config["dataset"]
+    matches = []
+    for entry in dataset_entries(config):
+        if entry["name"] != ds["name"] and entry["name"].replace("_", "-").lower() != ds["name"]:
+            continue
+        if ds.get("root") is not None and entry["runtime"].get("root") != ds["root"]:
+            continue  # a folder dataset: its root is its identity
+        same = all(ds.get(k) == v for k, v in entry["options"].items())
+        matches.append((not same, entry["index"], entry["runtime"]))
+    if not matches:
+        return {"data_root": None, "download": False}
+    rt = sorted(matches, key=lambda m: m[:2])[0][2]
+    return {"data_root": rt.get("root"), "download": bool(rt.get("download", False))}
+
+
+def usable_cpus() -> int:
+    """CPUs this process may run on (its affinity mask, e.g. under taskset or a SLURM allocation)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def torch_threads(threads: int) -> int:
+    """Threads a job gives torch: what it asked for, never more than the machine has."""
+    return max(1, min(int(threads), usable_cpus()))
+
+
+def cores_per_thread(cores: int | None) -> int:
+    """Snakemake cores a local job claims per busy torch thread.
+
+    ``--cores`` above the machine's CPU count would let Snakemake start more single-thread jobs than
+    there are CPUs, and they would time-slice each other; scaling every job's claim by
+    ``ceil(cores / cpus)`` keeps the busy threads at or below the CPU count while still filling it.
+    ``None`` (a remote executor: each job has its own allocation) is 1.
+    """
+    if not cores:
+        return 1
+    return max(1, -(-int(cores) // usable_cpus()))
+
+
+def measure_options(config: Mapping) -> dict:
+    """Keyword arguments for the measure job (:func:`ecabench.measurement.measure_group`) from the
+    config's ``measure`` section; the device defaults to the training device."""
+    opts = {k: v for k, v in (config.get("measure") or {}).items() if k in MEASURE_KEYS}
+    opts.setdefault("device", config.get("device", "auto"))
+    return opts
+
+
+def run_runtime(run_config: Mapping, config: Mapping | None) -> dict:
+    """``device``/``data_root``/``download`` for a run config from the workflow config."""
+    config = config or {}
+    out = {"device": config.get("device", "auto"), "data_root": None, "download": False}
+    if config.get("datasets"):
+        out.update(dataset_runtime(config, run_config))
+    return out
+
+
+def plugin_path_env(plan: Mapping, current: str | None = None) -> str:
+    """``$ECABENCH_PLUGIN_PATH`` for the jobs: the config's plugin folders, so every job process
+    (local script jobs, SLURM jobs) registers the same variants the plan was made with."""
+    from ecabench.registry import PLUGIN_PATH_ENV
+
+    current = os.environ.get(PLUGIN_PATH_ENV, "") if current is None else current
+    dirs = [d for d in current.split(os.pathsep) if d]
+    dirs += [d for d in plan.get("plugin_dirs", []) if d not in dirs]
+    return os.pathsep.join(dirs)
+
+
+__all__ = ["MEASURE_KEYS", "cores_per_thread", "dataset_runtime", "measure_options", "plugin_path_env",
+           "run_runtime", "torch_threads", "usable_cpus"]
