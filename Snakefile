@@ -4,96 +4,25 @@
 #   snakemake --cores 16 --resources gpu=1 --configfile config/paper.yaml
 #   snakemake --profile profiles/slurm --configfile config/paper.yaml
 #
-# All planning happens at parse time in ecabench.plan.build_plan, which also checks the config
-# against its schema (once) and fills in its defaults: a bad config or study file stops here,
-# before any job. The plan names every training run by its config hash and every measure job by
-# its backbone and input, so outputs are keyed by what they compute. Re-running a finished workflow
-# does nothing; adding a variant runs only its new jobs. Format and mechanics: docs/workflow.md.
+# All planning happens at parse time in ecabench.plan.build_plan (rules/common.smk), which also
+# checks the config against its schema (once) and fills in its defaults: a bad config or study file
+# stops here, before any job. The plan names every training run by its config hash and every
+# measure job by its backbone and input, so outputs are keyed by what they compute. Re-running a
+# finished workflow does nothing; adding a variant runs only its new jobs. docs/workflow.md.
 
-import os
-import sys
-from pathlib import Path
-
-from snakemake.exceptions import WorkflowError
 from snakemake.utils import min_version
 
 min_version("8.0")
 
-BASE = Path(workflow.basedir)
+
+configfile: f"{workflow.basedir}/config/config.yaml"
 
 
-configfile: str(BASE / "config" / "config.yaml")
+report: "captions/workflow.rst"
 
 
-from ecabench.plan import (
-    PlanError,
-    build_plan,
-    job_resources,
-    measure_job_config,
-    plan_json,
-    summarize,
-    write_plan,
-)
-from ecabench.runtime import cores_per_thread, measure_options, plugin_path_env
-from ecabench.util import canonical_json
-
-try:
-    PLAN = build_plan(config, workdir=os.getcwd(), basedir=str(BASE))
-except PlanError as exc:
-    raise WorkflowError(f"invalid workflow config: {exc}") from None
-config.update(PLAN["config"])  # the checked config, with the schema's defaults
-
-# Job processes (script jobs here, SLURM jobs anywhere) load the same plugin folders as the plan.
-os.environ["ECABENCH_PLUGIN_PATH"] = plugin_path_env(PLAN)
-
-RESULTS = config["results_dir"].rstrip("/")
-REPORTS = config["reports_dir"].rstrip("/")
-RUN_IDS = sorted(PLAN["runs"])
-MEASURE_IDS = sorted(PLAN["measurements"])
-PLAN_TEXT = plan_json(PLAN)
-
-
-def res(rule_name, key):
-    """resources.<rule>.<key> (the schema holds the defaults)."""
-    return job_resources(config, rule_name)[key]
-
-
-def local_cores():
-    """--cores of a local run; None under a remote executor (SLURM), where each job has its own allocation."""
-    try:
-        return workflow.cores
-    except WorkflowError:
-        return None
-
-
-# Snakemake cores a job claims per torch thread: with --cores 8 on a 2-CPU machine each busy thread
-# claims 4, so no more busy threads run than the machine has CPUs (ecabench.runtime.cores_per_thread).
-CORES_PER_THREAD = cores_per_thread(local_cores())
-
-
-def train_cores(wildcards):
-    return res("train", "threads") * CORES_PER_THREAD
-
-
-def all_cores(wildcards):
-    """Every core this Snakemake instance may use: a measure job never shares the machine.
-
-    Locally, a job's threads count against --cores, so a job holding all of them runs alone.
-    Under a remote executor (SLURM) each job gets its own allocation instead; the slurm profile
-    adds `--exclusive` for measure jobs, and the thread count comes from the config.
-    """
-    return local_cores() or res("measure", "threads")
-
-
-def run_config(wildcards):
-    return canonical_json(PLAN["runs"][wildcards.run_id]["config"])
-
-
-def measure_config(wildcards):
-    return canonical_json(measure_job_config(PLAN["measurements"][wildcards.measure_id]))
-
-
-MEASURE_OPTIONS = canonical_json(measure_options(config))
+include: "rules/common.smk"
+include: "rules/tune.smk"
 
 
 wildcard_constraints:
@@ -112,9 +41,6 @@ onstart:
     print(summarize(PLAN), file=sys.stderr)
 
 
-include: "rules/tune.smk"
-
-
 rule all:
     input:
         f"{REPORTS}/index.html",
@@ -129,25 +55,29 @@ rule all:
 rule plan:
     output:
         f"{RESULTS}/plan.json",
+    log:
+        f"{LOGS}/plan.log",
     params:
         plan=lambda wildcards: PLAN_TEXT,
-    run:
-        write_plan(output[0], params.plan)
+    script:
+        "runners/plan.py"
 
 
 # One training run: its normalised config is the param (identical for a given run id by
-# construction), device and data location come from the config (how, not what: not tracked).
+# construction); device and data location come from the config (how, not what: not tracked).
 rule train:
     output:
         record=f"{RESULTS}/runs/{{run_id}}.json",
-    params:
-        config=run_config,
-        torch_threads=res("train", "threads"),
+    log:
+        f"{LOGS}/train/{{run_id}}.log",
     threads: train_cores
     resources:
         mem_mb=res("train", "mem_mb"),
         runtime=res("train", "runtime"),
         gpu=res("train", "gpu"),
+    params:
+        config=run_config,
+        torch_threads=res("train", "threads"),
     script:
         "runners/train.py"
 
@@ -158,16 +88,33 @@ rule train:
 rule measure:
     output:
         f"{RESULTS}/measure/{{measure_id}}.json",
-    params:
-        config=measure_config,
-        options=lambda wildcards: MEASURE_OPTIONS,
+    log:
+        f"{LOGS}/measure/{{measure_id}}.log",
     threads: all_cores
     resources:
         mem_mb=res("measure", "mem_mb"),
         runtime=res("measure", "runtime"),
         gpu=res("measure", "gpu"),
+    params:
+        config=measure_config,
+        options=lambda wildcards: MEASURE_OPTIONS,
     script:
         "runners/measure.py"
+
+
+# The suite's own counts of the ImageNet models in the ECA paper's Table 3 (for the report's
+# comparison): a job of its own, so it runs beside the training runs.
+rule paper_counts:
+    output:
+        f"{RESULTS}/paper_counts.json",
+    log:
+        f"{LOGS}/paper_counts.log",
+    priority: 10  # start it beside the first training runs, not after the last
+    threads: CORES_PER_THREAD
+    params:
+        torch_threads=1,
+    script:
+        "runners/paper_counts.py"
 
 
 rule aggregate:
@@ -178,33 +125,19 @@ rule aggregate:
         tune=TUNE_SUMMARIES,  # tuned variants' test-split runs join the tables (config tuning.studies)
     output:
         parquet=f"{RESULTS}/summary.parquet",
-        csv=f"{RESULTS}/summary.csv",
+        csv=report(
+            f"{RESULTS}/summary.csv",
+            caption="captions/summary.rst",
+            category="Tables",
+            labels={"table": "tidy summary (one row per study, run, metric)"},
+        ),
         curves_parquet=f"{RESULTS}/summary_curves.parquet",
         curves_csv=f"{RESULTS}/summary_curves.csv",
         meta=f"{RESULTS}/summary_meta.json",
+    log:
+        f"{LOGS}/aggregate.log",
     script:
         "runners/aggregate.py"
-
-
-# The suite's own counts of the ImageNet models in the ECA paper's Table 3 (for the report's
-# comparison): a job of its own, so it runs beside the training runs.
-rule paper_counts:
-    output:
-        f"{RESULTS}/paper_counts.json",
-    params:
-        torch_threads=1,
-        reference=lambda wildcards: str((config.get("report") or {}).get("reference_csv")),
-    threads: CORES_PER_THREAD
-    priority: 10  # start it beside the first training runs, not after the last
-    script:
-        "runners/paper_counts.py"
-
-
-PAPER_COUNTS = (
-    [f"{RESULTS}/paper_counts.json"]
-    if (config.get("report") or {}).get("paper_comparison", True)
-    else []
-)
 
 
 rule report:
@@ -214,9 +147,30 @@ rule report:
         meta=f"{RESULTS}/summary_meta.json",
         plan=f"{RESULTS}/plan.json",
         paper_counts=PAPER_COUNTS,
-        tuning=[f"{TUNE_REPORTS}/{t}.{ext}" for t in TUNE_PLAN["studies"] for ext in ("md", "html")],
+        tuning=tuning_fragments,
     output:
-        html=f"{REPORTS}/index.html",
+        html=report(
+            f"{REPORTS}/index.html",
+            caption="captions/report.rst",
+            category="Report",
+            labels={"page": "index.html"},
+        ),
         md=f"{REPORTS}/index.md",
+        figures=report(
+            directory(f"{REPORTS}/figures"),
+            patterns=["{name}.png"],
+            caption="captions/figures.rst",
+            category="Figures",
+            labels={"figure": "{name}"},
+        ),
+        tables=report(
+            directory(f"{REPORTS}/tables"),
+            patterns=["{name}.csv"],
+            caption="captions/tables.rst",
+            category="Tables",
+            labels={"table": "{name}"},
+        ),
+    log:
+        f"{LOGS}/report.log",
     script:
         "runners/report.py"

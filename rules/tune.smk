@@ -20,64 +20,8 @@
 # Everything is checked here, at parse time: a bad tuning study or storage stops the workflow
 # before any job starts.
 
-import os as _tune_os
-from pathlib import Path as _TunePath
 
-from snakemake.exceptions import WorkflowError as _TuneWorkflowError
-
-from ecabench.plan.errors import TuneError as _TuneError
-from ecabench.plan.tuning import plan_tuning as _plan_tuning
-from ecabench.util import canonical_json as _tune_canonical
-
-_TUNE_BASE = _TunePath(workflow.current_basedir.get_path_or_uri(secret_free=True)).parent
-
-try:
-    TUNE_PLAN = _plan_tuning(config, workdir=_tune_os.getcwd(), basedir=str(_TUNE_BASE))
-except _TuneError as _exc:
-    raise _TuneWorkflowError(f"invalid tuning config: {_exc}") from None
-
-TUNE_RESULTS = TUNE_PLAN["results"]
-TUNE_REPORTS = TUNE_PLAN["reports"]
-TUNE_WORKERS = list(range(TUNE_PLAN["workers"]))
-
-
-def _tune_cores_per_thread():
-    """As the Snakefile's CORES_PER_THREAD (this file may be included on its own)."""
-    from ecabench.runtime import cores_per_thread
-
-    try:
-        return cores_per_thread(workflow.cores)
-    except _TuneWorkflowError:  # a remote executor: each job has its own allocation
-        return 1
-
-
-_TUNE_CORES_PER_THREAD = _tune_cores_per_thread()
-
-
-def _tune_res(key):
-    """resources.tune.<key> (the schema holds the defaults)."""
-    return TUNE_PLAN["resources"][key]
-
-
-def _tune_task(wildcards):
-    return _tune_canonical(TUNE_PLAN["studies"][wildcards.tune]["variants"][wildcards.variant])
-
-
-def _tune_workers(wildcards):
-    return expand(f"{TUNE_RESULTS}/{wildcards.tune}/{wildcards.variant}/worker{{w}}.json", w=TUNE_WORKERS)
-
-
-def _tune_summary_inputs(wildcards):
-    study = TUNE_PLAN["studies"][wildcards.tune]
-    best = [f"{TUNE_RESULTS}/{wildcards.tune}/{v}/best.json" for v in study["variants"]]
-    evals = [f"{TUNE_RESULTS}/{wildcards.tune}/{v}/evaluate/seed{s}.json"
-             for v in study["variants"] for s in (study["evaluate_seeds"] or [])]
-    return {"best": best, "evaluate": evals}
-
-
-# For the Snakefile: `rule all` may list TUNE_TARGETS; aggregate may take TUNE_SUMMARIES (docs/tuning.md).
-TUNE_SUMMARIES = [f"{TUNE_RESULTS}/{t}/summary.json" for t in TUNE_PLAN["studies"]]
-TUNE_TARGETS = TUNE_SUMMARIES + [f"{TUNE_REPORTS}/{t}.{ext}" for t in TUNE_PLAN["studies"] for ext in ("md", "html")]
+include: "tune_common.smk"
 
 
 # One worker on one variant's study. The task (search space, budget, recipe, storage with its
@@ -86,9 +30,8 @@ TUNE_TARGETS = TUNE_SUMMARIES + [f"{TUNE_REPORTS}/{t}.{ext}" for t in TUNE_PLAN[
 rule tune_worker:
     output:
         f"{TUNE_RESULTS}/{{tune}}/{{variant}}/worker{{worker}}.json",
-    params:
-        task=_tune_task,
-        torch_threads=_tune_res("threads"),
+    log:
+        f"{_TUNE_LOGS}/{{tune}}/{{variant}}/worker{{worker}}.log",
     wildcard_constraints:
         tune="[A-Za-z0-9_-]+",
         variant="[A-Za-z0-9_-]+",
@@ -98,6 +41,9 @@ rule tune_worker:
         mem_mb=_tune_res("mem_mb"),
         runtime=_tune_res("runtime"),
         gpu=_tune_res("gpu"),
+    params:
+        task=_tune_task,
+        torch_threads=_tune_res("threads"),
     script:
         "../runners/tune.py"
 
@@ -107,12 +53,14 @@ rule tune_best:
         _tune_workers,
     output:
         f"{TUNE_RESULTS}/{{tune}}/{{variant}}/best.json",
-    params:
-        task=_tune_task,
+    log:
+        f"{_TUNE_LOGS}/{{tune}}/{{variant}}/best.log",
     wildcard_constraints:
         tune="[A-Za-z0-9_-]+",
         variant="[A-Za-z0-9_-]+",
     localrule: True
+    params:
+        task=_tune_task,
     script:
         "../runners/tune.py"
 
@@ -124,9 +72,8 @@ rule tune_evaluate:
         best=f"{TUNE_RESULTS}/{{tune}}/{{variant}}/best.json",
     output:
         f"{TUNE_RESULTS}/{{tune}}/{{variant}}/evaluate/seed{{seed}}.json",
-    params:
-        results=config.get("results_dir", "results").rstrip("/"),
-        torch_threads=_tune_res("threads"),
+    log:
+        f"{_TUNE_LOGS}/{{tune}}/{{variant}}/evaluate{{seed}}.log",
     wildcard_constraints:
         tune="[A-Za-z0-9_-]+",
         variant="[A-Za-z0-9_-]+",
@@ -136,6 +83,8 @@ rule tune_evaluate:
         mem_mb=_tune_res("mem_mb"),
         runtime=_tune_res("runtime"),
         gpu=_tune_res("gpu"),
+    params:
+        torch_threads=_tune_res("threads"),
     script:
         "../runners/tune.py"
 
@@ -145,11 +94,13 @@ rule tune_summary:
         unpack(_tune_summary_inputs),
     output:
         f"{TUNE_RESULTS}/{{tune}}/summary.json",
-    params:
-        study=lambda wildcards: _tune_canonical(TUNE_PLAN["studies"][wildcards.tune]),
+    log:
+        f"{_TUNE_LOGS}/{{tune}}/summary.log",
     wildcard_constraints:
         tune="[A-Za-z0-9_-]+",
     localrule: True
+    params:
+        study=lambda wildcards: _tune_canonical(TUNE_PLAN["studies"][wildcards.tune]),
     script:
         "../runners/tune.py"
 
@@ -160,6 +111,8 @@ rule tune_report:
     output:
         md=f"{TUNE_REPORTS}/{{tune}}.md",
         html=f"{TUNE_REPORTS}/{{tune}}.html",
+    log:
+        f"{_TUNE_LOGS}/{{tune}}/report.log",
     wildcard_constraints:
         tune="[A-Za-z0-9_-]+",
     localrule: True

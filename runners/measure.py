@@ -8,12 +8,14 @@ file records that count. A failure is written as a failed measurement instead of
 import json
 
 from ecabench.measurement import measure_group_safely
-from ecabench.runtime import torch_threads
+from ecabench.runtime import job, torch_threads
+
 
 snakemake = globals()["snakemake"]  # injected by Snakemake's script directive
-measure_group_safely(
-    json.loads(snakemake.params.config),
-    out_path=snakemake.output[0],
-    num_threads=torch_threads(snakemake.threads),
-    **json.loads(snakemake.params.options),
-)
+with job(snakemake):  # logs to the rule's log file, loads the config's plugins
+    measure_group_safely(
+        json.loads(snakemake.params.config),
+        out_path=snakemake.output[0],
+        num_threads=torch_threads(snakemake.threads),
+        **json.loads(snakemake.params.options),
+    )

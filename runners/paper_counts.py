@@ -6,8 +6,10 @@ training runs, so the report only reads them.
 import torch
 
 from ecabench.report.paper import write_suite_counts
-from ecabench.runtime import torch_threads
+from ecabench.runtime import job, torch_threads
+
 
 snakemake = globals()["snakemake"]  # injected by Snakemake's script directive
-torch.set_num_threads(torch_threads(snakemake.params.torch_threads))
-write_suite_counts(snakemake.output[0], config=dict(snakemake.config))
+with job(snakemake):  # logs to the rule's log file, loads the config's plugins
+    torch.set_num_threads(torch_threads(snakemake.params.torch_threads))
+    write_suite_counts(snakemake.output[0], config=dict(snakemake.config))

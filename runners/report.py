@@ -7,15 +7,18 @@ paper_comparison, metric, title).
 from pathlib import Path
 
 from ecabench.report import build_report
+from ecabench.runtime import job
+
 
 snakemake = globals()["snakemake"]  # injected by Snakemake's script directive
-build_report(
-    snakemake.input.summary,
-    snakemake.input.plan,
-    out_dir=str(Path(snakemake.output.html).parent),
-    config=dict(snakemake.config),
-    curves_path=snakemake.input.curves,
-    meta_path=snakemake.input.meta,
-    paper_counts=snakemake.input.paper_counts[0] if snakemake.input.paper_counts else None,
-    **(snakemake.config.get("report") or {}),
-)
+with job(snakemake):  # logs to the rule's log file, loads the config's plugins
+    build_report(
+        snakemake.input.summary,
+        snakemake.input.plan,
+        out_dir=str(Path(snakemake.output.html).parent),
+        config=dict(snakemake.config),
+        curves_path=snakemake.input.curves,
+        meta_path=snakemake.input.meta,
+        paper_counts=snakemake.input.paper_counts[0] if snakemake.input.paper_counts else None,
+        **(snakemake.config.get("report") or {}),
+    )

@@ -10,15 +10,17 @@ from pathlib import Path
 import torch
 
 from ecabench.experiment import run_experiment
-from ecabench.runtime import dataset_runtime, torch_threads
+from ecabench.runtime import dataset_runtime, job, torch_threads
+
 
 snakemake = globals()["snakemake"]  # injected by Snakemake's script directive
-run_config = json.loads(snakemake.params.config)
-torch.set_num_threads(torch_threads(snakemake.params.torch_threads))
-run_experiment(
-    run_config,
-    out_dir=Path(snakemake.output.record).parent,
-    device=snakemake.config.get("device", "auto"),
-    progress=False,
-    **dataset_runtime(snakemake.config, run_config),
-)
+with job(snakemake):  # logs to the rule's log file, loads the config's plugins
+    run_config = json.loads(snakemake.params.config)
+    torch.set_num_threads(torch_threads(snakemake.params.torch_threads))
+    run_experiment(
+        run_config,
+        out_dir=Path(snakemake.output.record).parent,
+        device=snakemake.config.get("device", "auto"),
+        progress=False,
+        **dataset_runtime(snakemake.config, run_config),
+    )

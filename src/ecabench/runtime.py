@@ -5,8 +5,11 @@ none of it is part of a run's identity.
 """
 from __future__ import annotations
 
+import contextlib
 import os
-from typing import Mapping
+import sys
+from pathlib import Path
+from typing import Iterator, Mapping
 
 from ecabench.plan.config import dataset_entries
 
@@ -78,16 +81,46 @@ def run_runtime(run_config: Mapping, config: Mapping | None) -> dict:
     return out
 
 
-def plugin_path_env(plan: Mapping, current: str | None = None) -> str:
-    """``$ECABENCH_PLUGIN_PATH`` for the jobs: the config's plugin folders, so every job process
-    (local script jobs, SLURM jobs) registers the same variants the plan was made with."""
-    from ecabench.registry import PLUGIN_PATH_ENV
-
-    current = os.environ.get(PLUGIN_PATH_ENV, "") if current is None else current
-    dirs = [d for d in current.split(os.pathsep) if d]
-    dirs += [d for d in plan.get("plugin_dirs", []) if d not in dirs]
-    return os.pathsep.join(dirs)
 
 
-__all__ = ["MEASURE_KEYS", "cores_per_thread", "dataset_runtime", "measure_options", "plugin_path_env",
-           "run_runtime", "torch_threads", "usable_cpus"]
+@contextlib.contextmanager
+def logged(path: str | os.PathLike | None) -> Iterator[None]:
+    """Send this process's stdout and stderr (C-level output included) to ``path`` inside the block."""
+    if not path:
+        yield
+        return
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    with open(path, "a") as fh:
+        os.dup2(fh.fileno(), 1)
+        os.dup2(fh.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            os.close(saved[0])
+            os.close(saved[1])
+
+
+@contextlib.contextmanager
+def job(smk) -> Iterator[None]:
+    """What every workflow job does first: log to its ``log:`` file and load the config's plugins.
+
+    Plugin folders are found as the planner found them (relative to the working directory, else to
+    the workflow's folder, the runners' parent), so every job registers the variants the plan used.
+    """
+    with logged(smk.log[0] if smk.log else None):
+        from ecabench import registry
+        from ecabench.plan.config import plugin_dirs
+
+        registry.discover(plugin_dirs(smk.config, os.getcwd(), Path(smk.scriptdir).parent))
+        yield
+
+
+__all__ = ["MEASURE_KEYS", "cores_per_thread", "dataset_runtime", "job", "logged", "measure_options", "run_runtime",
+           "torch_threads", "usable_cpus"]

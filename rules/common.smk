@@ -1,0 +1,87 @@
+# The workflow's Python: the plan (made and checked at parse time) and the helpers the rules use.
+# Included first by the Snakefile; rules live in the Snakefile and rules/tune.smk.
+
+import os
+import sys
+
+from snakemake.exceptions import WorkflowError
+
+from ecabench.plan import (
+    PlanError,
+    build_plan,
+    job_resources,
+    measure_job_config,
+    plan_json,
+    summarize,
+)
+from ecabench.runtime import cores_per_thread, measure_options
+from ecabench.util import canonical_json
+
+try:
+    PLAN = build_plan(config, workdir=os.getcwd(), basedir=workflow.basedir)
+except PlanError as exc:
+    raise WorkflowError(f"invalid workflow config: {exc}") from None
+config.update(PLAN["config"])  # the checked config, with the schema's defaults
+
+RESULTS = config["results_dir"].rstrip("/")
+REPORTS = config["reports_dir"].rstrip("/")
+LOGS = f"{RESULTS}/logs"
+RUN_IDS = sorted(PLAN["runs"])
+MEASURE_IDS = sorted(PLAN["measurements"])
+PLAN_TEXT = plan_json(PLAN)
+MEASURE_OPTIONS = canonical_json(measure_options(config))
+PAPER_COUNTS = (
+    [f"{RESULTS}/paper_counts.json"]
+    if config["report"].get("paper_comparison", True)
+    else []
+)
+
+
+def res(rule_name, key):
+    """resources.<rule>.<key> (the schema holds the defaults)."""
+    return job_resources(config, rule_name)[key]
+
+
+def local_cores():
+    """--cores of a local run; None under a remote executor (SLURM): each job has its own allocation."""
+    try:
+        return workflow.cores
+    except WorkflowError:
+        return None
+
+
+# Snakemake cores a job claims per torch thread: with --cores 8 on a 2-CPU machine each busy thread
+# claims 4, so no more busy threads run than the machine has CPUs (ecabench.runtime.cores_per_thread).
+CORES_PER_THREAD = cores_per_thread(local_cores())
+
+
+def train_cores(wildcards):
+    return res("train", "threads") * CORES_PER_THREAD
+
+
+def all_cores(wildcards):
+    """Every core this Snakemake instance may use: a measure job never shares the machine.
+
+    Locally, a job's threads count against --cores, so a job holding all of them runs alone.
+    Under a remote executor (SLURM) each job gets its own allocation instead; the slurm profile
+    adds `--exclusive` for measure jobs, and the thread count comes from the config.
+    """
+    return local_cores() or res("measure", "threads")
+
+
+def run_config(wildcards):
+    return canonical_json(PLAN["runs"][wildcards.run_id]["config"])
+
+
+def measure_config(wildcards):
+    return canonical_json(
+        measure_job_config(PLAN["measurements"][wildcards.measure_id])
+    )
+
+
+def tuning_fragments(wildcards):
+    return [
+        f"{TUNE_REPORTS}/{t}.{ext}"
+        for t in TUNE_PLAN["studies"]
+        for ext in ("md", "html")
+    ]
