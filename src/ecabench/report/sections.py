@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from ecabench.reference import read_suite_counts
+from ecabench.reference import find_reference_csv, load_reference, read_suite_counts, reference_pairs
 from ecabench.report import figures as _fig
 from ecabench.report import formatting as _fmt
 from ecabench.report import paper as _paper
@@ -201,7 +201,6 @@ def _suite_counts(paper_counts, paper_comparison: bool, reference_csv, config: d
         return read_suite_counts(paper_counts)
     if not paper_comparison:
         return None
-    from ecabench.reference import find_reference_csv, load_reference, reference_pairs
     from ecabench.reference.counts import CACHE_NAME, suite_counts  # builds models: only on this path
 
     ref = find_reference_csv(reference_csv, config)

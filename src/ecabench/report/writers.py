@@ -43,7 +43,7 @@ def latex_escape(text) -> str:
 
 def _as_text(df: pd.DataFrame, escape) -> pd.DataFrame:
     """Every cell and header through ``escape`` (also turns non-string cells into their text)."""
-    out = df.map(escape) if len(df) else df.astype(object)
+    out = df.apply(lambda col: col.map(escape)) if len(df) else df.astype(object)
     out.columns = [escape(c) for c in df.columns]
     return out
 
