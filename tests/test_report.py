@@ -53,8 +53,8 @@ def _variants():
             if (g, b) == (2, 1):
                 continue
             ks = [_adaptive_k(c, g, b) for c in ECA_STAGE_CHANNELS]
-            v[f"eca(gamma={g},b={b})"] = (f"eca-g{g}-b{b}", {"name": "eca", "k": "adaptive", "gamma": g, "b": b, "odd": True},
-                                          90.0 + 0.1 * g - 0.05 * b, ks, 9 * sum(ks))
+            att = {"name": "eca", "k": "adaptive", "gamma": g, "b": b, "odd": True}
+            v[f"eca(gamma={g},b={b})"] = (f"eca-g{g}-b{b}", att, 90.0 + 0.1 * g - 0.05 * b, ks, 9 * sum(ks))
     return v
 
 
@@ -310,7 +310,7 @@ def test_report_sections_variants_and_files(fixture, report):
     html = report["index"].read_text()
     out = report["out"]
     assert report["index"] == out / "index.html" and (out / "index.md").exists()
-    for name, (title, _, specs) in STUDIES.items():
+    for name, (title, _, _specs) in STUDIES.items():
         assert f"id='study-{name}'" in html, name
         assert title in html
         for v in fixture["studies"][name]["variants"]:
@@ -569,7 +569,8 @@ def test_relative_throughput_is_the_interleaved_ratio_with_its_ci():
 def test_accuracy_vs_throughput_plots_the_relative_throughput_when_every_variant_has_it():
     from ecabench.report import figures
 
-    g = pd.DataFrame({"throughput_rel_baseline": [1.0, 0.95, math.nan], "inference_images_per_s": [10.0, 9.5, math.nan]})
+    g = pd.DataFrame({"throughput_rel_baseline": [1.0, 0.95, math.nan],
+                      "inference_images_per_s": [10.0, 9.5, math.nan]})
     assert figures._cost_axes(g)[2][0] == "throughput_rel_baseline"
     g.loc[2, "inference_images_per_s"] = 9.0  # measured, but without a ratio
     assert figures._cost_axes(g)[2][0] == "inference_images_per_s"
