@@ -1,11 +1,11 @@
 """Snakemake rule ``paper_counts``: the suite's ImageNet params/MACs for the ECA paper's Table 3 models.
 
-Built and counted once (ecabench.report.paper.write_suite_counts) in a job of its own, beside the
+Built and counted once (ecabench.reference.counts.write_suite_counts) in a job of its own, beside the
 training runs, so the report only reads them.
 """
 import torch
 
-from ecabench.report.paper import write_suite_counts
+from ecabench.reference.counts import write_suite_counts
 from ecabench.runtime import job, torch_threads
 
 

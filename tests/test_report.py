@@ -53,8 +53,8 @@ def _variants():
             if (g, b) == (2, 1):
                 continue
             ks = [_adaptive_k(c, g, b) for c in ECA_STAGE_CHANNELS]
-            v[f"eca(gamma={g},b={b})"] = (f"eca-g{g}-b{b}", {"name": "eca", "k": "adaptive", "gamma": g, "b": b, "odd": True},
-                                          90.0 + 0.1 * g - 0.05 * b, ks, 9 * sum(ks))
+            att = {"name": "eca", "k": "adaptive", "gamma": g, "b": b, "odd": True}
+            v[f"eca(gamma={g},b={b})"] = (f"eca-g{g}-b{b}", att, 90.0 + 0.1 * g - 0.05 * b, ks, 9 * sum(ks))
     return v
 
 
@@ -310,7 +310,7 @@ def test_report_sections_variants_and_files(fixture, report):
     html = report["index"].read_text()
     out = report["out"]
     assert report["index"] == out / "index.html" and (out / "index.md").exists()
-    for name, (title, _, specs) in STUDIES.items():
+    for name, (title, _, _specs) in STUDIES.items():
         assert f"id='study-{name}'" in html, name
         assert title in html
         for v in fixture["studies"][name]["variants"]:
@@ -415,13 +415,15 @@ def test_paper_counts_job_writes_the_counts_the_report_reads(tmp_path, monkeypat
                    "resnet50,baseline,24.37,M,3.86,G,1024,1855,75.20,92.52\n"
                    "resnet50,eca,24.37,M,3.86,G,785,1805,77.48,93.68\n"
                    "mobilenet_v2,se,3.40,M,320.1,M,671,2000,72.42,90.67\n")
+    from ecabench import reference
+    from ecabench.reference import counts as suite
     from ecabench.report import paper
 
     out = tmp_path / "paper_counts.json"
-    counts = paper.write_suite_counts(out, ref)
-    assert paper.read_suite_counts(out) == json.loads(json.dumps(counts))
-    monkeypatch.setattr(paper, "count_model", lambda *a: pytest.fail("the comparison must not build models"))
-    pc = paper.paper_comparison(ref, counts=paper.read_suite_counts(out))
+    counts = suite.write_suite_counts(out, ref)
+    assert reference.read_suite_counts(out) == json.loads(json.dumps(counts))
+    monkeypatch.setattr(suite, "count_model", lambda *a: pytest.fail("the comparison must not build models"))
+    pc = paper.paper_comparison(ref, counts=reference.read_suite_counts(out))
     raw = pc["raw"].set_index(["backbone", "suite_spec"])
     assert raw.loc[("resnet50", "none"), "suite_params_exact"] == 25_557_032
     assert raw.loc[("resnet50", "eca"), "suite_params_exact"] == 25_557_118
@@ -432,12 +434,12 @@ def test_paper_counts_job_writes_the_counts_the_report_reads(tmp_path, monkeypat
 
 
 def test_the_paper_table_ships_with_the_package_and_its_source_is_cited():
-    from ecabench.report import paper
+    from ecabench import reference
 
-    path = paper.find_reference_csv()
-    assert path == paper.packaged_reference() and path.is_file()
+    path = reference.find_reference_csv()
+    assert path == reference.packaged_reference() and path.is_file()
     assert "site-packages" in str(path) or "src/ecabench/reference" in str(path)  # never ../shared
-    ref = paper.load_reference(path)
+    ref = reference.load_reference(path)
     r50 = ref[ref["backbone"] == "resnet50"].set_index("method")
     assert r50.loc["baseline", "params_paper"] == 24.37 and r50.loc["eca", "top1"] == 77.48
     assert set(ref["params_unit"]) == {"M"}
@@ -542,7 +544,7 @@ def test_tuned_evaluations_join_the_tables_and_the_report(tmp_path):
 
 
 def test_relative_throughput_is_the_interleaved_ratio_with_its_ci():
-    from ecabench.report import tables
+    from ecabench.report import formatting, tables
 
     nan = math.nan
     gdf = pd.DataFrame({"is_baseline": [True, False, False], "variant": ["none", "eca", "se"],
@@ -552,7 +554,7 @@ def test_relative_throughput_is_the_interleaved_ratio_with_its_ci():
     tables._relative_throughput(gdf)
     assert gdf["throughput_rel_method"].tolist() == ["interleaved", "interleaved", ""]
     assert gdf["throughput_rel_baseline"].tolist()[:2] == pytest.approx([1.0, 0.95])
-    assert [tables.fmt_rel_throughput(r) for _, r in gdf.iterrows()] == [
+    assert [formatting.fmt_rel_throughput(r) for _, r in gdf.iterrows()] == [
         "1.000× [1.000, 1.000]", "0.950× [0.930, 0.970]", "–"]
     # a baseline that is not the plain backbone: both ratios are relative to `none`, so divide
     gdf = pd.DataFrame({"is_baseline": [False, True], "variant": ["se", "eca"], "inference_images_per_s": [50.0, 60.0],
@@ -567,7 +569,8 @@ def test_relative_throughput_is_the_interleaved_ratio_with_its_ci():
 def test_accuracy_vs_throughput_plots_the_relative_throughput_when_every_variant_has_it():
     from ecabench.report import figures
 
-    g = pd.DataFrame({"throughput_rel_baseline": [1.0, 0.95, math.nan], "inference_images_per_s": [10.0, 9.5, math.nan]})
+    g = pd.DataFrame({"throughput_rel_baseline": [1.0, 0.95, math.nan],
+                      "inference_images_per_s": [10.0, 9.5, math.nan]})
     assert figures._cost_axes(g)[2][0] == "throughput_rel_baseline"
     g.loc[2, "inference_images_per_s"] = 9.0  # measured, but without a ratio
     assert figures._cost_axes(g)[2][0] == "inference_images_per_s"

@@ -12,6 +12,20 @@
     <out_dir>/figures/<study>__<kind>.{png,svg}                see ecabench.report.figures
     <out_dir>/paper_suite_counts.json                         the suite's ImageNet counts, when counted here
 
+The data flows one way: the report reads tables and job outputs (the summary, the plan, the
+``paper_counts`` job's JSON) and never builds a model or opens a tuning study. Modules:
+
+* :mod:`~ecabench.report.layout`      file names, known from the plan alone (light, for Snakefile parse time);
+* :mod:`~ecabench.report.tables`      raw per-variant statistics, odd-rule pairs, incomplete runs;
+* :mod:`~ecabench.report.formatting`  the same tables as strings for people;
+* :mod:`~ecabench.report.writers`     Markdown / LaTeX / HTML table files (pandas' writers);
+* :mod:`~ecabench.report.prose`       the sentences beside the tables;
+* :mod:`~ecabench.report.figures`     the figures;
+* :mod:`~ecabench.report.paper`       the paper's Table 3 beside the suite's counts;
+* :mod:`~ecabench.report.sections`    one function per section, plain data for the templates;
+* :mod:`~ecabench.report.render`      the Jinja2 templates (``templates/``) to HTML and Markdown;
+* :mod:`~ecabench.report.build`       ``build_report``: inputs, sections, pages.
+
 For ``snakemake --report``: :func:`figure_paths` lists every figure file for a plan (known at parse
 time; placeholders are written for figures without data), or mark the whole folder with
 ``report(directory("reports/figures"), patterns=["{name}.png"], category="Figures")``.
@@ -41,7 +55,8 @@ def build_report(summary_path: str | os.PathLike, plan_path: str | os.PathLike |
     ``config``: the workflow configuration shown in the report (default: the plan's ``config``).
     ``reference_csv``: the paper's Table 3 (default: ``config['report']['reference_csv']``, then the copy
     shipped in the package; not found: the section says so). ``paper_counts``: the suite's counts from
-    the workflow's ``paper_counts`` job (default: counted here unless ``paper_comparison=False``).
+    the workflow's ``paper_counts`` job (default: counted here with :mod:`ecabench.reference.counts`
+    unless ``paper_comparison=False``).
     ``curves_path``/``meta_path``: default ``<summary stem>_curves.parquet`` / ``_meta.json`` beside it.
     ``paper_comparison=False`` skips building the ImageNet models for the suite's own counts (the paper's
     figures are still shown). ``metric``: the accuracy metric of the tables (test top-1 by default).

@@ -17,7 +17,6 @@ File names: ``<out_dir>/figures/<study>__<kind>.png`` and ``.svg`` with kinds
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +31,7 @@ import seaborn as sns  # noqa: E402
 
 from ecabench import stats  # noqa: E402
 from ecabench.report.layout import FORMATS, KINDS, figure_kinds, figure_paths, figure_stem  # noqa: E402,F401
+from ecabench.util import atomic_write  # noqa: E402
 
 CAPTIONS = {
     "accuracy_vs_cost": "Test top-1 (mean over seeds, bars: 95% CI) against total parameters, MACs and measured "
@@ -55,19 +55,23 @@ def _theme() -> None:
 
 
 def save(fig, stem: Path) -> dict[str, Path]:
-    """PNG + SVG, each written to a temp file and renamed (no half-written figure)."""
-    stem = Path(stem)
-    stem.parent.mkdir(parents=True, exist_ok=True)
+    """PNG + SVG, each written atomically (no half-written figure); no date or software version in
+    the metadata, so an unchanged figure is byte-identical and does not retrigger downstream jobs."""
     out = {}
     for fmt in FORMATS:
-        path = stem.with_suffix(f".{fmt}")
-        tmp = path.with_name(f".{path.name}.tmp")
         meta = {"Date": None} if fmt == "svg" else {"Software": None}
-        fig.savefig(tmp, format=fmt, dpi=110, bbox_inches="tight", metadata=meta)
-        os.replace(tmp, path)
-        out[fmt] = path
+        out[fmt] = atomic_write(Path(stem).with_suffix(f".{fmt}"), lambda tmp, fmt=fmt, meta=meta: fig.savefig(
+            tmp, format=fmt, dpi=110, bbox_inches="tight", metadata=meta), suffix=f".{fmt}")
     plt.close(fig)
     return out
+
+
+def _finish(fig, stem: Path, title: str) -> dict[str, Path]:
+    """Every figure ends the same way: the study's title on top, tight layout, PNG + SVG."""
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return save(fig, stem)
 
 
 def placeholder(stem: Path, title: str, text: str) -> dict[str, Path]:
@@ -111,6 +115,32 @@ def _cost_axes(g: pd.DataFrame) -> tuple:
     return COST_AXES
 
 
+def _cost_panel(ax, g: pd.DataFrame, axis: tuple, pal: dict) -> None:
+    """Top-1 against one cost: CI bars, the variants named, the Pareto front dashed."""
+    col, label, minimise = axis
+    d = g[np.isfinite(g[col].astype(float))]
+    ax.set_xlabel(label)
+    ax.set_ylabel("test top-1 (%)")
+    if d.empty:
+        ax.text(0.5, 0.5, f"{label}: not measured", transform=ax.transAxes, ha="center", color="0.4")
+        return
+    xerr = None
+    if col == "throughput_rel_baseline":  # the 95% CI of the median within-round ratio
+        xerr = np.vstack([(d[col] - d["throughput_rel_ci_low"]).clip(lower=0).to_numpy(float),
+                          (d["throughput_rel_ci_high"] - d[col]).clip(lower=0).to_numpy(float)])
+    ax.errorbar(d[col], d["top1_mean"], yerr=_half_ci(d), xerr=xerr, fmt="none", ecolor="0.6", elinewidth=1,
+                capsize=3)
+    sns.scatterplot(data=d, x=col, y="top1_mean", hue="spec", palette=pal, s=70, ax=ax, legend=False,
+                    edgecolor="black", linewidth=0.5)
+    for _, r in d.iterrows():
+        ax.annotate(r["spec"], (r[col], r["top1_mean"]), textcoords="offset points", xytext=(5, 4), fontsize=8)
+    front = stats.pareto_front(d, col, "top1_mean", minimise_x=minimise)
+    if len(front) >= 1:
+        ax.plot(front[col], front["top1_mean"], "--", color="crimson", lw=1.2, zorder=0, label="Pareto front")
+        ax.legend(loc="lower right", fontsize=8)
+    ax.ticklabel_format(axis="x", style="sci", scilimits=(-3, 4), useMathText=True)
+
+
 def accuracy_vs_cost(vt: pd.DataFrame, stem: Path, title: str = "") -> dict[str, Path]:
     ok = vt[np.isfinite(vt["top1_mean"].astype(float))]
     if ok.empty:
@@ -121,35 +151,10 @@ def accuracy_vs_cost(vt: pd.DataFrame, stem: Path, title: str = "") -> dict[str,
     fig, axes = plt.subplots(len(groups), 3, figsize=(15, 4.3 * len(groups)), squeeze=False)
     for gi, (backbone, dataset) in enumerate(groups):
         g = ok[(ok["backbone"] == backbone) & (ok["dataset"] == dataset)].reset_index(drop=True)
-        for ai, (col, label, minimise) in enumerate(_cost_axes(g)):
-            ax = axes[gi][ai]
-            d = g[np.isfinite(g[col].astype(float))]
-            ax.set_title(f"{backbone} / {dataset}", fontsize=10)
-            ax.set_xlabel(label)
-            ax.set_ylabel("test top-1 (%)")
-            if d.empty:
-                ax.text(0.5, 0.5, f"{label}: not measured", transform=ax.transAxes, ha="center", color="0.4")
-                continue
-            xerr = None
-            if col == "throughput_rel_baseline":  # the 95% CI of the median within-round ratio
-                xerr = np.vstack([(d[col] - d["throughput_rel_ci_low"]).clip(lower=0).to_numpy(float),
-                                  (d["throughput_rel_ci_high"] - d[col]).clip(lower=0).to_numpy(float)])
-            ax.errorbar(d[col], d["top1_mean"], yerr=_half_ci(d), xerr=xerr, fmt="none", ecolor="0.6", elinewidth=1,
-                        capsize=3)
-            sns.scatterplot(data=d, x=col, y="top1_mean", hue="spec", palette=pal, s=70, ax=ax, legend=False,
-                            edgecolor="black", linewidth=0.5)
-            for _, r in d.iterrows():
-                ax.annotate(r["spec"], (r[col], r["top1_mean"]), textcoords="offset points", xytext=(5, 4), fontsize=8)
-            front = stats.pareto_front(d, col, "top1_mean", minimise_x=minimise)
-            if len(front) >= 1:
-                ax.plot(front[col], front["top1_mean"], "--", color="crimson", lw=1.2, zorder=0,
-                        label="Pareto front")
-                ax.legend(loc="lower right", fontsize=8)
-            ax.ticklabel_format(axis="x", style="sci", scilimits=(-3, 4), useMathText=True)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    return save(fig, stem)
+        for ai, axis in enumerate(_cost_axes(g)):
+            axes[gi][ai].set_title(f"{backbone} / {dataset}", fontsize=10)
+            _cost_panel(axes[gi][ai], g, axis, pal)
+    return _finish(fig, stem, title)
 
 
 def _is_int_text(s: Any) -> bool:
@@ -166,59 +171,70 @@ def _uniform_k(k_per_stage: Any) -> int | None:
     return ks.pop() if len(ks) == 1 else None
 
 
+def _fixed_points(g: pd.DataFrame) -> pd.DataFrame:
+    """The fixed-k variants of one group with an integer column ``k``, sorted by k.
+
+    A variant that is the same architecture as a fixed-k spec (eca = eca(k=3) on ResNet-20) is that point.
+    """
+    fixed = g[_fixed_k(g["k_param"])].copy()
+    fixed["k"] = fixed["k_param"].astype(int)
+    for _, r in g[~_fixed_k(g["k_param"]) & (g["variant"] == "eca")].iterrows():
+        k = _uniform_k(r["k_per_stage"])
+        if k is not None and f"eca(k={k})" in str(r["same_architecture_as"]) and k not in set(fixed["k"]):
+            fixed = pd.concat([fixed, r.to_frame().T.assign(k=k)], ignore_index=True)
+    fixed["k"] = fixed["k"].astype(int)
+    return fixed.sort_values("k")
+
+
+def _k_reference_lines(ax, g: pd.DataFrame) -> list[int]:
+    """The baseline (dotted), the adaptive rule (dashed, band: CI) and other ECA settings as horizontal
+    lines, with a star at k where a setting uses one k on every stage; returns those k."""
+    others_pal = sns.color_palette("Set2", 8)
+    ci, stars = 0, []
+    for _, r in g[~_fixed_k(g["k_param"])].iterrows():
+        if r.get("alias_of"):  # another name for a variant drawn already
+            continue
+        if r["is_baseline"] or r["variant"] == "none":
+            ax.axhline(r["top1_mean"], color="0.45", ls=":", lw=1.4, label=f"{r['spec']} (baseline)")
+            continue
+        if r["variant"] != "eca":
+            continue
+        adaptive = r["k_param"] in ("adaptive", "")
+        colour = "crimson" if adaptive else others_pal[ci % 8]
+        ci += not adaptive
+        ax.axhline(r["top1_mean"], color=colour, ls="--" if adaptive else "-.", lw=1.4,
+                   label=f"{r['spec']} (k={r['k_per_stage'] or '?'})")
+        if np.isfinite(r["top1_ci_low"]):
+            ax.axhspan(r["top1_ci_low"], r["top1_ci_high"], color=colour, alpha=0.08)
+        k = _uniform_k(r["k_per_stage"])
+        if k is not None:
+            ax.plot([k], [r["top1_mean"]], marker="*", ms=16, color=colour, mec="black", ls="none", zorder=5)
+            stars.append(k)
+    return stars
+
+
 def accuracy_vs_k(vt: pd.DataFrame, stem: Path, title: str = "") -> dict[str, Path]:
     ok = vt[np.isfinite(vt["top1_mean"].astype(float))]
-    fixed_all = ok[_fixed_k(ok["k_param"]) | ok["same_architecture_as"].astype(str).str.contains(r"eca\(k=\d+\)").astype(bool)]
+    alias_of_fixed = ok["same_architecture_as"].astype(str).str.contains(r"eca\(k=\d+\)").astype(bool)
+    fixed_all = ok[_fixed_k(ok["k_param"]) | alias_of_fixed]
     if fixed_all.empty:
         return placeholder(stem, title, "no completed fixed-k runs yet: nothing to plot")
     _theme()
     groups = _groups(fixed_all)
     fig, axes = plt.subplots(1, len(groups), figsize=(6.2 * len(groups), 4.4), squeeze=False)
-    others_pal = sns.color_palette("Set2", 8)
     for gi, (backbone, dataset) in enumerate(groups):
         ax = axes[0][gi]
         g = ok[(ok["backbone"] == backbone) & (ok["dataset"] == dataset)]
-        fixed = g[_fixed_k(g["k_param"])].copy()
-        fixed["k"] = fixed["k_param"].astype(int)
-        # a variant that is the same architecture as a fixed-k spec (eca = eca(k=3) on ResNet-20) is that point
-        for _, r in g[~_fixed_k(g["k_param"]) & (g["variant"] == "eca")].iterrows():
-            k = _uniform_k(r["k_per_stage"])
-            if k is not None and f"eca(k={k})" in str(r["same_architecture_as"]) and k not in set(fixed["k"]):
-                fixed = pd.concat([fixed, r.to_frame().T.assign(k=k)], ignore_index=True)
-        fixed["k"] = fixed["k"].astype(int)
-        fixed = fixed.sort_values("k")
+        fixed = _fixed_points(g)
         ax.errorbar(fixed["k"], fixed["top1_mean"], yerr=_half_ci(fixed), fmt="o-", color="tab:blue", capsize=4,
                     label="fixed k (mean, 95% CI)")
-        lo_k, hi_k = fixed["k"].min(), fixed["k"].max()
-        ci = 0
-        for _, r in g[~_fixed_k(g["k_param"])].iterrows():
-            if r.get("alias_of"):  # another name for a variant drawn already
-                continue
-            if r["is_baseline"] or r["variant"] == "none":
-                ax.axhline(r["top1_mean"], color="0.45", ls=":", lw=1.4, label=f"{r['spec']} (baseline)")
-                continue
-            if r["variant"] != "eca":
-                continue
-            colour = "crimson" if r["k_param"] in ("adaptive", "") else others_pal[ci % 8]
-            ci += r["k_param"] not in ("adaptive", "")
-            label = f"{r['spec']} (k={r['k_per_stage'] or '?'})"
-            ax.axhline(r["top1_mean"], color=colour, ls="--" if r["k_param"] in ("adaptive", "") else "-.", lw=1.4,
-                       label=label)
-            if np.isfinite(r["top1_ci_low"]):
-                ax.axhspan(r["top1_ci_low"], r["top1_ci_high"], color=colour, alpha=0.08)
-            k = _uniform_k(r["k_per_stage"])
-            if k is not None:
-                ax.plot([k], [r["top1_mean"]], marker="*", ms=16, color=colour, mec="black", ls="none", zorder=5)
-                lo_k, hi_k = min(lo_k, k), max(hi_k, k)
-        ax.set_xticks(range(int(lo_k), int(hi_k) + 1))
+        ks = [fixed["k"].min(), fixed["k"].max(), *_k_reference_lines(ax, g)]
+        ax.set_xticks(range(int(min(ks)), int(max(ks)) + 1))
         ax.set_xlabel("ECA kernel size k (same on every stage)")
         ax.set_ylabel("test top-1 (%)")
         ax.set_title(f"{backbone} / {dataset}", fontsize=10)
         ax.legend(fontsize=7.5, loc="best")
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    return save(fig, stem)
+    return _finish(fig, stem, title)
 
 
 def _mean_k(s: str) -> float:
@@ -260,10 +276,41 @@ def gamma_b_heatmap(vt: pd.DataFrame, stem: Path, title: str = "") -> dict[str, 
                     annot_kws={"fontsize": 8})
         ax.set_title(f"{name}: resulting k per stage", fontsize=10)
         ax.set_ylabel("γ")
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    return save(fig, stem)
+    return _finish(fig, stem, title)
+
+
+RULES = ("odd (round even t up)", "even allowed (t as is)")
+
+
+def _setting(r: pd.Series) -> str:
+    """The rule's inputs that the odd/even pair shares (γ, b, fixed k), as the x label."""
+    parts = []
+    if np.isfinite(r["gamma"]):
+        parts.append(f"γ={r['gamma']:g}")
+    if np.isfinite(r["b"]):
+        parts.append(f"b={r['b']:g}")
+    if r["k_param"] not in ("adaptive", ""):
+        parts.append(f"k={r['k_param']}")
+    return ", ".join(parts) or r["spec"]
+
+
+def _odd_even_panel(ax, g: pd.DataFrame, pal: dict) -> None:
+    """Every seed as a dot and mean ± std per rule, the per-stage k of each rule under its setting."""
+    order = list(dict.fromkeys(g["setting"]))
+    sns.stripplot(data=g, x="setting", y="value", hue="rule", hue_order=list(RULES), order=order, dodge=True,
+                  palette=pal, alpha=0.55, ax=ax, legend=False)
+    sns.pointplot(data=g, x="setting", y="value", hue="rule", hue_order=list(RULES), order=order, dodge=0.4,
+                  errorbar="sd", palette=pal, markers="D", linestyles="none", capsize=0.05, ax=ax)
+    labels = []
+    for s in order:
+        ks = [f"{'odd' if o else 'even'}: {k or '?'}" for o, k in
+              g[g["setting"] == s].drop_duplicates("odd")[["odd", "k_per_stage"]].itertuples(index=False)]
+        labels.append(s + "\n" + "\n".join(sorted(ks, reverse=True)))
+    ax.set_xticks(range(len(order)))
+    ax.set_xticklabels(labels, fontsize=7.5)
+    ax.set_xlabel("")
+    ax.set_ylabel("test top-1 (%)")
+    ax.legend(fontsize=8, loc="best")
 
 
 def odd_vs_even(runs: pd.DataFrame, stem: Path, title: str = "", metric: str = "test_top1_pct") -> dict[str, Path]:
@@ -273,50 +320,49 @@ def odd_vs_even(runs: pd.DataFrame, stem: Path, title: str = "", metric: str = "
     if d.empty:
         return placeholder(stem, title, "no completed odd/even runs yet: nothing to plot")
     _theme()
-    d["rule"] = d["odd"].map(lambda o: "odd (round even t up)" if bool(o) else "even allowed (t as is)")
-
-    def setting(r):
-        parts = []
-        if np.isfinite(r["gamma"]):
-            parts.append(f"γ={r['gamma']:g}")
-        if np.isfinite(r["b"]):
-            parts.append(f"b={r['b']:g}")
-        if r["k_param"] not in ("adaptive", ""):
-            parts.append(f"k={r['k_param']}")
-        return ", ".join(parts) or r["spec"]
-
-    d["setting"] = d.apply(setting, axis=1)
+    d["rule"] = d["odd"].map(lambda o: RULES[0] if bool(o) else RULES[1])
+    d["setting"] = d.apply(_setting, axis=1)
     groups = _groups(d)
     width = max(6.5, 2.4 * d["setting"].nunique())
     fig, axes = plt.subplots(1, len(groups), figsize=(width * len(groups), 4.8), squeeze=False)
-    hue_order = ["odd (round even t up)", "even allowed (t as is)"]
-    pal = dict(zip(hue_order, sns.color_palette("Set1", 2)))
+    pal = dict(zip(RULES, sns.color_palette("Set1", 2)))
     for gi, (backbone, dataset) in enumerate(groups):
-        ax = axes[0][gi]
-        g = d[(d["backbone"] == backbone) & (d["dataset"] == dataset)]
-        order = list(dict.fromkeys(g["setting"]))
-        sns.stripplot(data=g, x="setting", y="value", hue="rule", hue_order=hue_order, order=order, dodge=True,
-                      palette=pal, alpha=0.55, ax=ax, legend=False)
-        sns.pointplot(data=g, x="setting", y="value", hue="rule", hue_order=hue_order, order=order, dodge=0.4,
-                      errorbar="sd", palette=pal, markers="D", linestyles="none", capsize=0.05, ax=ax)
-        labels = []
-        for s in order:
-            ks = [f"{'odd' if o else 'even'}: {k or '?'}" for o, k in
-                  g[g["setting"] == s].drop_duplicates("odd")[["odd", "k_per_stage"]].itertuples(index=False)]
-            labels.append(s + "\n" + "\n".join(sorted(ks, reverse=True)))
-        ax.set_xticks(range(len(order)))
-        ax.set_xticklabels(labels, fontsize=7.5)
-        ax.set_xlabel("")
-        ax.set_ylabel("test top-1 (%)")
-        ax.set_title(f"{backbone} / {dataset}", fontsize=10)
-        ax.legend(fontsize=8, loc="best")
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    return save(fig, stem)
+        axes[0][gi].set_title(f"{backbone} / {dataset}", fontsize=10)
+        _odd_even_panel(axes[0][gi], d[(d["backbone"] == backbone) & (d["dataset"] == dataset)], pal)
+    return _finish(fig, stem, title)
 
 
 CURVE_PANELS = (("val_top1_pct", "validation top-1 (%)"), ("train_loss", "training loss"))
+
+
+def _completed_curves(ax, ok: pd.DataFrame, specs: list[str], pal: dict, legend: bool) -> None:
+    """Mean ± 1 sd over the completed seeds, with markers and error bars, so a one-epoch sweep still
+    shows its points and spread."""
+    single = ok["epoch"].nunique() == 1
+    sns.lineplot(data=ok, x="epoch", y="value", hue="spec", hue_order=[s for s in specs if s in set(ok["spec"])],
+                 palette=pal, errorbar="sd", marker="o", err_style="bars" if single else "band", ax=ax, legend=legend)
+    epochs = sorted(int(e) for e in ok["epoch"].dropna().unique())
+    if len(epochs) <= 12:
+        ax.set_xticks(epochs)
+    if single:
+        ax.set_xlim(epochs[0] - 1, epochs[0] + 1)
+
+
+def _curve_panel(ax, m: pd.DataFrame, label: str, specs: list[str], pal: dict, legend: bool) -> None:
+    """One metric of one group: completed runs aggregated, diverged or failed runs drawn one by one."""
+    if m.empty:
+        ax.text(0.5, 0.5, f"{label}: not recorded", transform=ax.transAxes, ha="center", color="0.4")
+        return
+    ok = m[m["status"] == "ok"] if "status" in m else m
+    if not ok.empty:
+        _completed_curves(ax, ok, specs, pal, legend)
+    bad = m[m["status"] != "ok"] if "status" in m else m.iloc[0:0]
+    for (_, spec, seed, status), run in bad.groupby(["run_id", "spec", "seed", "status"], sort=False):
+        run = run.sort_values("epoch")
+        ax.plot(run["epoch"], run["value"], ls="--", lw=1, marker="x", color=pal.get(spec, "0.3"),
+                label=f"{spec} seed {seed} ({status})")
+    if legend and ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=7.5, loc="best", title=None)
 
 
 def training_curves(curves: pd.DataFrame | None, run_ids: list[str] | dict[str, str], stem: Path, title: str = "",
@@ -341,33 +387,8 @@ def training_curves(curves: pd.DataFrame | None, run_ids: list[str] | dict[str, 
         g = d[(d["backbone"] == backbone) & (d["dataset"] == dataset)]
         for ai, (metric, label) in enumerate(CURVE_PANELS):
             ax = axes[gi][ai]
-            m = g[g["metric"] == metric]
-            ok = m[m["status"] == "ok"] if "status" in m else m
-            if m.empty:
-                ax.text(0.5, 0.5, f"{label}: not recorded", transform=ax.transAxes, ha="center", color="0.4")
-            else:
-                if not ok.empty:
-                    # markers and error bars, so a one-epoch sweep still shows its points and spread
-                    single = ok["epoch"].nunique() == 1
-                    sns.lineplot(data=ok, x="epoch", y="value", hue="spec",
-                                 hue_order=[s for s in specs if s in set(ok["spec"])], palette=pal, errorbar="sd",
-                                 marker="o", err_style="bars" if single else "band", ax=ax, legend=ai == 0)
-                    epochs = sorted(int(e) for e in ok["epoch"].dropna().unique())
-                    if len(epochs) <= 12:
-                        ax.set_xticks(epochs)
-                    if single:
-                        ax.set_xlim(epochs[0] - 1, epochs[0] + 1)
-                bad = m[m["status"] != "ok"] if "status" in m else m.iloc[0:0]
-                for (rid, spec, seed, status), run in bad.groupby(["run_id", "spec", "seed", "status"], sort=False):
-                    run = run.sort_values("epoch")
-                    ax.plot(run["epoch"], run["value"], ls="--", lw=1, marker="x", color=pal.get(spec, "0.3"),
-                            label=f"{spec} seed {seed} ({status})")
-                if ai == 0 and ax.get_legend_handles_labels()[0]:
-                    ax.legend(fontsize=7.5, loc="best", title=None)
+            _curve_panel(ax, g[g["metric"] == metric], label, specs, pal, legend=ai == 0)
             ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
             ax.set_ylabel(label)
             ax.set_title(f"{backbone} / {dataset}", fontsize=10)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    return save(fig, stem)
+    return _finish(fig, stem, title)

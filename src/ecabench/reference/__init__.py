@@ -1,0 +1,78 @@
+"""The ECA paper's Table 3 as shipped with the package, and the suite specs its rows name.
+
+The table (``eca_paper_table3.csv``, source and units in ``README.md`` beside it) is data, not
+code: the report compares with it and the ``paper_counts`` job (:mod:`ecabench.reference.counts`)
+counts the models it names. Both read it through here, so the report never needs the model zoo
+to know which (backbone, spec) pairs the comparison is about. Light: pandas only.
+"""
+from __future__ import annotations
+
+import json
+import os
+from importlib import resources
+from pathlib import Path
+
+import pandas as pd
+
+REFERENCE_NAME = "eca_paper_table3.csv"
+REQUIRED_COLUMNS = frozenset({"backbone", "method", "params_paper", "params_unit", "flops_paper", "flops_unit"})
+
+# paper method -> suite spec (per backbone where the paper differs)
+METHOD_SPECS = {"baseline": "none", "se": "se", "cbam": "cbam", "eca": "eca"}
+BACKBONE_OVERRIDES = {("mobilenet_v2", "se"): "se(r=8)"}  # the paper's SE on MobileNetV2 uses r=8
+# extra suite rows without a paper row of their own (compared with the paper's row of `method`)
+EXTRA_ROWS = [("resnet50", "eca", "eca(k=[3,5,5,7])", "released ECA-ResNet-50 checkpoint: per-stage k [3,5,5,7]")]
+
+__all__ = ["BACKBONE_OVERRIDES", "EXTRA_ROWS", "METHOD_SPECS", "REFERENCE_NAME", "configured_reference",
+           "find_reference_csv", "load_reference", "packaged_reference", "read_suite_counts", "reference_pairs",
+           "spec_for"]
+
+
+def packaged_reference() -> Path:
+    """The copy of the paper's Table 3 shipped inside the package (so a report never depends on a checkout)."""
+    return Path(str(resources.files("ecabench").joinpath("reference", REFERENCE_NAME)))
+
+
+def configured_reference(reference_csv: str | os.PathLike | None = None, config: dict | None = None):
+    """The path the caller asked for: ``reference_csv``, else ``config['report']['reference_csv']``, else None."""
+    report = (config or {}).get("report")
+    return reference_csv or (report.get("reference_csv") if isinstance(report, dict) else None)
+
+
+def find_reference_csv(reference_csv: str | os.PathLike | None = None, config: dict | None = None) -> Path | None:
+    """The reference CSV: an explicit path, then ``config['report']['reference_csv']`` (relative to the
+    working directory), then the copy shipped in the package. None if a given path does not exist, so a
+    mistyped path is reported rather than silently replaced by the packaged table."""
+    given = configured_reference(reference_csv, config)
+    if given:
+        return Path(given) if Path(given).exists() else None
+    packaged = packaged_reference()
+    return packaged if packaged.exists() else None
+
+
+def load_reference(path: str | os.PathLike) -> pd.DataFrame:
+    """The table, checked for the columns the comparison converts (a wrong file fails here, by name)."""
+    df = pd.read_csv(path)
+    missing = REQUIRED_COLUMNS - set(df.columns)
+    if missing:
+        raise ValueError(f"{path}: reference table lacks columns {sorted(missing)}")
+    return df
+
+
+def spec_for(backbone: str, method: str) -> str | None:
+    """The suite spec that builds the paper's ``method`` on ``backbone`` (None: the suite has none)."""
+    return BACKBONE_OVERRIDES.get((backbone, method), METHOD_SPECS.get(method))
+
+
+def reference_pairs(reference: pd.DataFrame) -> list[tuple[str, str]]:
+    """The (backbone, suite spec) pairs whose counts the comparison needs, each once."""
+    pairs = [(r["backbone"], spec_for(r["backbone"], r["method"])) for _, r in reference.iterrows()]
+    pairs += [(b, s) for b, m, s, _ in EXTRA_ROWS
+              if ((reference["backbone"] == b) & (reference["method"] == m)).any()]
+    return list(dict.fromkeys((b, s) for b, s in pairs if s))
+
+
+def read_suite_counts(path: str | os.PathLike) -> dict[str, dict]:
+    """{"backbone|spec": counts} from the ``paper_counts`` job's JSON
+    (:func:`ecabench.reference.counts.write_suite_counts`)."""
+    return json.loads(Path(path).read_text()).get("counts", {})
