@@ -6,7 +6,6 @@ evaluation runs (input ``tune``: their summary.json files) join as studies of th
 from ecabench.aggregate import aggregate
 from ecabench.runtime import job
 
-
 snakemake = globals()["snakemake"]  # injected by Snakemake's script directive
 with job(snakemake):  # logs to the rule's log file, loads the config's plugins
     aggregate(

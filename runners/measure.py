@@ -10,7 +10,6 @@ import json
 from ecabench.measurement import measure_group_safely
 from ecabench.runtime import job, torch_threads
 
-
 snakemake = globals()["snakemake"]  # injected by Snakemake's script directive
 with job(snakemake):  # logs to the rule's log file, loads the config's plugins
     measure_group_safely(

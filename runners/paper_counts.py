@@ -8,7 +8,6 @@ import torch
 from ecabench.reference.counts import write_suite_counts
 from ecabench.runtime import job, torch_threads
 
-
 snakemake = globals()["snakemake"]  # injected by Snakemake's script directive
 with job(snakemake):  # logs to the rule's log file, loads the config's plugins
     torch.set_num_threads(torch_threads(snakemake.params.torch_threads))

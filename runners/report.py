@@ -9,7 +9,6 @@ from pathlib import Path
 from ecabench.report import build_report
 from ecabench.runtime import job
 
-
 snakemake = globals()["snakemake"]  # injected by Snakemake's script directive
 with job(snakemake):  # logs to the rule's log file, loads the config's plugins
     build_report(

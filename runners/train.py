@@ -12,7 +12,6 @@ import torch
 from ecabench.experiment import run_experiment
 from ecabench.runtime import dataset_runtime, job, torch_threads
 
-
 snakemake = globals()["snakemake"]  # injected by Snakemake's script directive
 with job(snakemake):  # logs to the rule's log file, loads the config's plugins
     run_config = json.loads(snakemake.params.config)

@@ -10,7 +10,6 @@ import json
 from ecabench import tune
 from ecabench.runtime import job, torch_threads
 
-
 snakemake = globals()["snakemake"]  # injected by Snakemake's script directive
 with job(snakemake):  # logs to the rule's log file, loads the config's plugins
     config = dict(snakemake.config)
@@ -18,14 +17,16 @@ with job(snakemake):  # logs to the rule's log file, loads the config's plugins
 
     if rule == "tune_worker":
         tune.run_worker(json.loads(snakemake.params.task), worker=int(snakemake.wildcards.worker),
-                        out_path=snakemake.output[0], config=config, num_threads=torch_threads(snakemake.params.torch_threads))
+                        out_path=snakemake.output[0], config=config,
+                        num_threads=torch_threads(snakemake.params.torch_threads))
     elif rule == "tune_best":
         tune.best_summary(json.loads(snakemake.params.task), config=config, out_path=snakemake.output[0])
     elif rule == "tune_evaluate":
         with open(snakemake.input.best) as fh:
             best = json.load(fh)
         tune.evaluate_best(best, seed=int(snakemake.wildcards.seed), results_dir=config["results_dir"],
-                           out_path=snakemake.output[0], config=config, num_threads=torch_threads(snakemake.params.torch_threads))
+                           out_path=snakemake.output[0], config=config,
+                           num_threads=torch_threads(snakemake.params.torch_threads))
     elif rule == "tune_summary":
         tune.summarize(json.loads(snakemake.params.study), list(snakemake.input.best),
                        list(getattr(snakemake.input, "evaluate", None) or []), out_path=snakemake.output[0])

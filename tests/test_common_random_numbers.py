@@ -93,10 +93,10 @@ def test_batch_order_and_augmentation_are_identical_across_variants():
     seen = {}
     for spec in ("none", "eca", "cbam"):
         model = build_model("resnet20", spec, num_classes=10, in_channels=1, seed=4)
-        batches = []
-        model.register_forward_pre_hook(lambda mod, args: batches.append(_digest(args[0])) if mod.training else None)
+        seen[spec] = batches = []
+        model.register_forward_pre_hook(lambda mod, args, out=batches: out.append(_digest(args[0])) if mod.training
+                                        else None)
         train(model, bundle, cfg, progress=False)
-        seen[spec] = batches
     assert len(seen["none"]) == 2 * 5  # 270 images, batch 64: 5 steps per epoch
     assert seen["eca"] == seen["none"] and seen["cbam"] == seen["none"]
     assert len(set(seen["none"])) == len(seen["none"])  # augmented and reshuffled: no batch repeats

@@ -189,7 +189,8 @@ def test_schema_rejects_a_bad_record(tmp_path):
 def test_cli_run_fashion_mnist_reaches_well_above_chance(tmp_path, capsys):
     """The issue's acceptance run: ResNet-20, a few thousand Fashion-MNIST images, 2 epochs, CPU."""
     rc = main(["run", "--backbone", "resnet20", "--attention", "eca(k=5)", "--dataset", "fashion-mnist",
-               "--epochs", "2", "--subset", "4000", "--batch-size", "64", "--lr", "0.1", "--seed", "0", "--no-throughput", "--quiet",
+               "--epochs", "2", "--subset", "4000", "--batch-size", "64", "--lr", "0.1", "--seed", "0",
+               "--no-throughput", "--quiet",
                "--out", str(tmp_path)])
     assert rc == 0
     (path,) = tmp_path.glob("*.json")

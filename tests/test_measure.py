@@ -1,9 +1,9 @@
 """Measurements: parameter counts, the two FLOP columns, throughput protocol, environment."""
 from __future__ import annotations
 
-import time
 import math
 import re
+import time
 
 import pytest
 import torch

@@ -30,9 +30,11 @@ def test_defaults_are_filled_in_one_place():
 @pytest.mark.parametrize("patch, message", [
     ({"seeds": []}, "config key 'seeds' must be a non-empty list of distinct integers >= 0, got []"),
     ({"seeds": [0, -1]}, "config key 'seeds[1]' must be >= 0, got -1"),
-    ({"backbones": [{"name": "resnet20", "depth": 20}]}, "config key 'backbones[0]': unknown key 'depth'; allowed: name, train"),
+    ({"backbones": [{"name": "resnet20", "depth": 20}]},
+     "config key 'backbones[0]': unknown key 'depth'; allowed: name, train"),
     ({"measure": {"rounds": 1}}, "config key 'measure.rounds' must be >= 3, got 1"),
-    ({"measure": {"implementations": ["jit"]}}, "config key 'measure.implementations[0]' must be one of eager, compile"),
+    ({"measure": {"implementations": ["jit"]}},
+     "config key 'measure.implementations[0]' must be one of eager, compile"),
     ({"tuning": {"workers": 0}}, "config key 'tuning.workers' must be a positive integer, got 0"),
     ({"studies": [{"name": "eca_kernel", "seedz": [1]}]}, "config key 'studies[0]': unknown key 'seedz'"),
     ({"train": {"epochs": "two"}}, "config key 'train.epochs' must be an integer, got two"),
@@ -47,7 +49,8 @@ def test_a_bad_config_is_one_message_naming_the_key(patch, message):
 @pytest.mark.parametrize("study, message", [
     ({"variants": ["eca"], "grids": {}}, "unknown key 'grids'; allowed: title, description, kind"),
     ({"kind": "zoo"}, "a study needs 'variants' and/or 'grid'"),
-    ({"variants": ["eca"], "kind": "kernels"}, "kind must be one of kernel, gamma_b, odd_rule, zoo, other, got kernels"),
+    ({"variants": ["eca"], "kind": "kernels"},
+     "kind must be one of kernel, gamma_b, odd_rule, zoo, other, got kernels"),
     ({"grid": {"name": "eca", "k": 3}}, "grid.k must be a non-empty list of values"),
     ({"variants": [3]}, "variants[0] must be a spec string such as eca(k=3) or a mapping with 'name'"),
 ])

@@ -196,7 +196,8 @@ def test_no_weight_decay_on_bn_and_bias():
 
 def test_warmup_cosine_lr_by_hand():
     # total 10 steps, 4 warm-up steps
-    expected = {0: 0.25, 1: 0.5, 3: 1.0, 4: 1.0, 5: 0.5 * (1 + math.cos(math.pi / 6)), 7: 0.5, 9: 0.5 * (1 + math.cos(math.pi * 5 / 6))}
+    expected = {0: 0.25, 1: 0.5, 3: 1.0, 4: 1.0, 5: 0.5 * (1 + math.cos(math.pi / 6)), 7: 0.5,
+                9: 0.5 * (1 + math.cos(math.pi * 5 / 6))}
     for step, value in expected.items():
         assert lr_factor(step, 10, 4) == pytest.approx(value)
     assert lr_factor(0, 10, 0) == 1.0
@@ -303,7 +304,7 @@ def test_trains_without_val_split():
     assert res.epochs[0]["train_images_per_s"] > 0
 
 
-def synthetic_cifar_bundle(n: int = 256) -> "DataBundle":
+def synthetic_cifar_bundle(n: int = 256):
     """A 3-channel 32x32 bundle with the CIFAR crop+flip policy (no download needed)."""
     from ecabench.data import DataBundle, TensorSplit
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import multiprocessing as mp
 import os
-import shutil
 import subprocess
 import sys
 import textwrap
@@ -47,7 +46,8 @@ def _config(tmp: Path, **tuning) -> dict:
 TINY_STUDY = {
     "title": "tiny",
     "budget": 4,
-    "variants": {"eca": {"spec": "eca", "search": {"gamma": {"low": 1.0, "high": 4.0}, "b": {"low": 0.0, "high": 2.0}}}},
+    "variants": {"eca": {"spec": "eca", "search": {"gamma": {"low": 1.0, "high": 4.0},
+                                                   "b": {"low": 0.0, "high": 2.0}}}},
     "search": {"lr": {"low": 0.01, "high": 0.2, "log": True}},
     "sampler": {"seed": 0, "n_startup_trials": 2, "multivariate": True},
     "pruner": {"type": "median", "n_startup_trials": 1, "n_warmup_steps": 0},
@@ -406,7 +406,8 @@ def test_snakemake_two_worker_jobs_on_one_journal_study(tmp_path):
     second = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert second.returncode == 0, second.stderr[-4000:]
     assert "Nothing to be done" in second.stderr + second.stdout
-    assert len(study.trials) == len(optuna.load_study(study_name=task["study_name"], storage=optuna.storages.JournalStorage(
+    assert len(study.trials) == len(optuna.load_study(
+        study_name=task["study_name"], storage=optuna.storages.JournalStorage(
         optuna.storages.journal.JournalFileBackend(str(journal)))).trials)
     print(f"\nsnakemake first run: {elapsed:.1f}s")
 

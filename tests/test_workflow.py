@@ -19,8 +19,8 @@ import pytest
 import yaml
 
 from ecabench.attention.eca import adaptive_kernel_size
-from ecabench.records import run_id
 from ecabench.plan import PlanError, build_plan, plan_json
+from ecabench.records import run_id
 from ecabench.runtime import dataset_runtime
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -293,9 +293,9 @@ def test_one_measure_job_per_backbone_and_input_holds_every_architecture(tmp_pat
 def test_a_variant_that_cannot_be_measured_is_recorded_not_raised(tmp_path):
     from torch import nn
 
-    from ecabench.registry import ATTENTION, register_attention
     from ecabench.measurement import measure_group_safely as measure_safely
     from ecabench.plan import measure_job_config
+    from ecabench.registry import ATTENTION, register_attention
 
     @register_attention("wf_broken")
     class Broken(nn.Module):

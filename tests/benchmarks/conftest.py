@@ -18,7 +18,6 @@ import pytest
 import torch
 
 
-
 def benchmarking_enabled(config) -> bool:
     """Real timing only on request: ``--benchmark-only`` or ``--benchmark-enable``."""
     return bool(config.getoption("benchmark_only", False) or config.getoption("benchmark_enable", False))

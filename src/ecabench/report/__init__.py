@@ -37,7 +37,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ecabench.report.layout import figure_kinds, figure_paths, load_plan, report_paths, table_paths
+from ecabench.plan.reader import load_plan
+from ecabench.report.layout import figure_kinds, figure_paths, report_paths, table_paths
 
 __all__ = ["build_report", "figure_paths", "figure_kinds", "table_paths", "report_paths", "load_plan"]
 

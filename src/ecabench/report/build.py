@@ -14,8 +14,8 @@ from pathlib import Path
 import pandas as pd
 
 from ecabench.aggregate import read_curves, read_meta, read_summary, sibling
+from ecabench.plan.reader import load_plan
 from ecabench.report import sections
-from ecabench.report.layout import load_plan
 from ecabench.report.render import render_html, render_markdown
 from ecabench.util import atomic_write_text
 

@@ -1,70 +1,26 @@
 """What the report writes, known from the plan alone; light (no pandas/matplotlib) for Snakefile parse time.
 
-* :func:`load_plan` - the plan (``results/plan.json``, a dict, or None), normalised;
 * :func:`figure_kinds` - which figures a study gets;
 * :func:`figure_paths` / :func:`table_paths` / :func:`report_paths` - every file ``build_report`` writes.
 """
 from __future__ import annotations
 
-import json
 import os
 import re
-import warnings
 from pathlib import Path
 from typing import Any
+
+from ecabench.plan.reader import DEFAULT_STUDY, load_plan
 
 KINDS = ("accuracy_vs_cost", "accuracy_vs_k", "gamma_b_heatmap", "odd_vs_even", "training_curves")
 FORMATS = ("png", "svg")
 TABLE_FORMATS = ("csv", "md", "tex", "html")
-DEFAULT_STUDY = "all"
 # study kinds as the workflow names them (kernel, gamma_b, odd_rule, zoo, other), with or without "eca_"
 _KIND_BY_STUDY = {"kernel": "accuracy_vs_k", "gamma_b": "gamma_b_heatmap", "odd_rule": "odd_vs_even"}
 
 
-class AggregateWarning(UserWarning):
-    """A record, measurement file or plan was skipped or missing (the message names it and says why)."""
-
-
 def safe_name(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.\-]+", "_", str(text)).strip("_") or "x"
-
-
-def load_plan(plan_path: Any) -> dict:
-    """The plan's studies, normalised: {name: {title, description, kind, baseline, runs: [...], ...}}.
-
-    ``None`` or a missing file gives an empty plan (the caller then puts every record in one study).
-    Accepts the studies as a mapping or as a list of ``{"name": ...}`` objects, runs as a list or a
-    mapping run_id -> entry. A study's ``baseline`` defaults to ``none``; an explicit null means the
-    study has no baseline (no differences are computed).
-    """
-    if plan_path is None:
-        return {"studies": {}, "config": {}}
-    if isinstance(plan_path, dict):
-        plan = plan_path
-    else:
-        path = Path(plan_path)
-        if not path.exists():
-            warnings.warn(f"plan {path} does not exist; every record goes into study {DEFAULT_STUDY!r}",
-                          AggregateWarning, stacklevel=2)
-            return {"studies": {}, "config": {}}
-        with open(path) as fh:
-            plan = json.load(fh)
-    studies = plan.get("studies", {}) or {}
-    if isinstance(studies, list):
-        studies = {s.get("name") or s.get("study") or f"study{i}": s for i, s in enumerate(studies)}
-    norm = {}
-    for name, s in studies.items():
-        s = dict(s or {})
-        runs = s.get("runs", [])
-        if isinstance(runs, dict):  # {run_id: {...}}
-            runs = [{"run_id": rid, **(r or {})} for rid, r in runs.items()]
-        s["runs"] = [r if isinstance(r, dict) else {"run_id": str(r)} for r in runs]
-        s.setdefault("title", name)
-        s.setdefault("description", "")
-        s.setdefault("kind", "other")
-        s.setdefault("baseline", "none")
-        norm[name] = s
-    return {**plan, "studies": norm, "config": plan.get("config", {}) or {}}
 
 
 def _study_kind(kind: Any) -> str:
