@@ -13,7 +13,16 @@ import pytest
 import torch
 
 from ecabench import data as D
-from ecabench.data import DatasetError, TensorSplit, load_dataset, make_loader, random_crop_flip
+from ecabench.data import (
+    DatasetError,
+    TensorSplit,
+    catalog,
+    load_dataset,
+    make_loader,
+    random_crop_flip,
+    sources,
+    splits,
+)
 
 DEBIAN_FMNIST = Path("/usr/share/datasets/fashion-mnist")
 needs_fmnist = pytest.mark.skipif(
@@ -114,14 +123,14 @@ def test_idx_reader_matches_torchvision(tmp_path):
                          ("t10k-labels-idx1-ubyte", read_label_file)):
         plain = tmp_path / name
         plain.write_bytes(gzip.decompress((DEBIAN_FMNIST / f"{name}.gz").read_bytes()))
-        ours = D._read_idx(DEBIAN_FMNIST / f"{name}.gz")
+        ours = sources.read_idx(DEBIAN_FMNIST / f"{name}.gz")
         assert torch.equal(ours, reader(str(plain)))
-        assert torch.equal(D._read_idx(plain), ours)
+        assert torch.equal(sources.read_idx(plain), ours)
 
 
 @pytest.mark.parametrize("layout", ["torchvision", "flat", "uncompressed"])
 def test_fashion_mnist_from_root_takes_precedence(tmp_path, monkeypatch, layout):
-    monkeypatch.setattr(D, "FASHION_MNIST_SYSTEM_DIRS", (str(tmp_path / "nowhere"),))
+    monkeypatch.setattr(sources, "FASHION_MNIST_SYSTEM_DIRS", (str(tmp_path / "nowhere"),))
     folder = tmp_path / "FashionMNIST" / "raw" if layout == "torchvision" else tmp_path
     fake_fmnist(folder, compress=layout != "uncompressed")
     b = load_dataset("fashion-mnist", root=tmp_path, val_size=20)
@@ -134,7 +143,7 @@ def test_fashion_mnist_from_root_takes_precedence(tmp_path, monkeypatch, layout)
 def test_fashion_mnist_missing_names_apt_package_and_download(tmp_path, monkeypatch):
     empty = tmp_path / "empty"
     empty.mkdir()
-    monkeypatch.setattr(D, "FASHION_MNIST_SYSTEM_DIRS", (str(tmp_path / "no-such-dir"),))
+    monkeypatch.setattr(sources, "FASHION_MNIST_SYSTEM_DIRS", (str(tmp_path / "no-such-dir"),))
     with pytest.raises(DatasetError) as exc:
         load_dataset("fashion-mnist", root=empty)
     msg = str(exc.value)
@@ -144,7 +153,7 @@ def test_fashion_mnist_missing_names_apt_package_and_download(tmp_path, monkeypa
 
 
 def test_corrupt_idx_file_is_a_dataset_error(tmp_path, monkeypatch):
-    monkeypatch.setattr(D, "FASHION_MNIST_SYSTEM_DIRS", ())
+    monkeypatch.setattr(sources, "FASHION_MNIST_SYSTEM_DIRS", ())
     fake_fmnist(tmp_path)
     (tmp_path / "train-images-idx3-ubyte.gz").write_bytes(b"not gzip")
     with pytest.raises(DatasetError, match="cannot read"):
@@ -166,15 +175,15 @@ def test_unknown_dataset_suggests_nearest():
 
 
 def test_aliases_are_accepted():
-    assert D._normalise_name("Fashion_MNIST") == "fashion-mnist"
-    assert D._normalise_name("CIFAR-10") == "cifar10"
+    assert catalog.normalise_name("Fashion_MNIST") == "fashion-mnist"
+    assert catalog.normalise_name("CIFAR-10") == "cifar10"
 
 
 def test_subset_too_large_names_both_numbers_before_loading(monkeypatch):
     def boom(*a, **k):
         raise AssertionError("data was read before the arguments were checked")
 
-    monkeypatch.setattr(D, "_load_fashion_mnist", boom)
+    monkeypatch.setattr(sources, "_load_fashion_mnist", boom)
     with pytest.raises(DatasetError) as exc:
         load_dataset("fashion-mnist", subset=60000)
     assert "60000" in str(exc.value) and "54000" in str(exc.value)
@@ -238,12 +247,12 @@ def test_digits_subset_is_stratified_and_seeded():
 
 def test_stratified_take_exact_counts():
     labels = np.repeat(np.arange(3), [50, 30, 20])
-    rest, taken = D._stratified_take(labels, 10, seed=0)
+    rest, taken = splits.stratified_take(labels, 10, seed=0)
     assert len(taken) == 10 and len(rest) == 90
     assert np.bincount(labels[taken]).tolist() == [5, 3, 2]
-    rest2, taken2 = D._stratified_take(labels, 10, seed=0)
+    rest2, taken2 = splits.stratified_take(labels, 10, seed=0)
     assert np.array_equal(taken, taken2)
-    _, taken3 = D._stratified_take(labels, 7, seed=1)  # fractional quotas still add up
+    _, taken3 = splits.stratified_take(labels, 7, seed=1)  # fractional quotas still add up
     assert len(taken3) == 7
 
 

@@ -55,7 +55,7 @@ def _no_training(monkeypatch):
 
 def test_missing_dataset_is_one_clear_error_before_training(tmp_path, monkeypatch):
     _no_training(monkeypatch)
-    monkeypatch.setattr(data_mod, "FASHION_MNIST_SYSTEM_DIRS", (str(tmp_path / "nowhere"),))
+    monkeypatch.setattr(data_mod.sources, "FASHION_MNIST_SYSTEM_DIRS", (str(tmp_path / "nowhere"),))
     monkeypatch.chdir(tmp_path)
     config = make_run_config(backbone="resnet20", attention="eca", dataset_options={"subset": 500})
     with pytest.raises(data_mod.DatasetError) as info:
