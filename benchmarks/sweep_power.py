@@ -95,37 +95,20 @@ def main(argv: list[str] | None = None) -> int:
                    help="also score every test image, and print the paired sd on fixed random test subsets")
     p.add_argument("--json", help="write the per-run rows and the summary here")
     a = p.parse_args(argv)
-    from scipy import stats
-
-    recipe = {"per_image": a.per_image, "backbone": a.backbone, "dataset": a.dataset, "subset": a.subset, "val_size": a.val_size,
+    recipe = {"per_image": a.per_image, "backbone": a.backbone, "dataset": a.dataset, "subset": a.subset,
+              "val_size": a.val_size,
               "train": {"epochs": a.epochs, "batch_size": a.batch_size, "lr": a.lr, "label_smoothing": 0.0}}
     with tempfile.TemporaryDirectory() as out_dir:
-        tasks = [(s, seed, recipe, out_dir) for seed in a.seeds for s in a.specs]
         t0 = time.perf_counter()
-        with ProcessPoolExecutor(a.jobs) as pool:
-            rows = list(pool.map(_one, tasks))
+        rows = _run_all([(s, seed, recipe, out_dir) for seed in a.seeds for s in a.specs], a.jobs)
         wall = time.perf_counter() - t0
-    by = {(r["spec"], r["seed"]): r["top1"] for r in rows}
-    base = a.specs[0]
     print(f"recipe {json.dumps(recipe)}; {len(rows)} runs in {wall:.0f} s with {a.jobs} jobs "
           f"({wall * a.jobs / len(rows):.1f} core-s per run)")
-    print(f"{'spec':>10} {'mean':>7} {'sd':>6} {'d_mean':>7} {'d_sd':>6} {'ci_half':>7} {'run_s':>6} {'eval_s':>6}")
-    summary = []
-    for spec in a.specs:
-        x = np.array([by[(spec, s)] for s in a.seeds], dtype=float)
-        d = x - np.array([by[(base, s)] for s in a.seeds], dtype=float)
-        n = len(d)
-        half = stats.t.ppf(0.975, n - 1) * d.std(ddof=1) / np.sqrt(n) if spec != base else float("nan")
-        secs = np.mean([r["wall_s"] for r in rows if r["spec"] == spec])
-        ev = np.mean([r["eval_s"] or 0 for r in rows if r["spec"] == spec])
-        row = {"spec": spec, "mean": x.mean(), "sd": x.std(ddof=1), "delta_mean": d.mean(),
-               "delta_sd": d.std(ddof=1), "ci_half": half, "run_s": secs, "eval_s": ev}
-        summary.append(row)
-        print(f"{spec:>10} {x.mean():7.2f} {x.std(ddof=1):6.2f} {d.mean():+7.2f} {d.std(ddof=1):6.2f} "
-              f"{half:7.2f} {secs:6.1f} {ev:6.1f}")
+    summary = _summarise(rows, a.specs, a.seeds)
     if a.per_image:
         n_test = len(rows[0]["correct"])
-        for size, sds in _subset_sds(rows, a.specs, a.seeds, [n for n in (n_test, 7500, 5000, 2500) if n <= n_test]).items():
+        sizes = [n for n in (n_test, 7500, 5000, 2500) if n <= n_test]
+        for size, sds in _subset_sds(rows, a.specs, a.seeds, sizes).items():
             print(f"test images {size:>6}: paired sd " + "  ".join(f"{k} {v:.2f}" for k, v in sds.items()))
         for r in rows:
             r.pop("correct", None)
@@ -134,6 +117,35 @@ def main(argv: list[str] | None = None) -> int:
             json.dump({"recipe": recipe, "wall_s": wall, "jobs": a.jobs, "runs": rows, "summary": summary}, fh,
                       indent=1)
     return 0
+
+
+def _run_all(tasks: list, jobs: int) -> list[dict]:
+    """Every run, ``jobs`` processes at a time (one thread each, as the workflow's train jobs)."""
+    if jobs == 1:
+        return [_one(t) for t in tasks]
+    with ProcessPoolExecutor(jobs) as pool:
+        return list(pool.map(_one, tasks))
+
+
+def _summarise(rows: list[dict], specs: list[str], seeds: list[int]) -> list[dict]:
+    """Per spec: mean and sd of test top-1, the paired difference to the first spec, its CI, the cost."""
+    from scipy import stats
+
+    by = {(r["spec"], r["seed"]): r["top1"] for r in rows}
+    print(f"{'spec':>10} {'mean':>7} {'sd':>6} {'d_mean':>7} {'d_sd':>6} {'ci_half':>7} {'run_s':>6} {'eval_s':>6}")
+    summary = []
+    for spec in specs:
+        x = np.array([by[(spec, s)] for s in seeds], dtype=float)
+        d = x - np.array([by[(specs[0], s)] for s in seeds], dtype=float)
+        n = len(d)
+        half = stats.t.ppf(0.975, n - 1) * d.std(ddof=1) / np.sqrt(n) if spec != specs[0] else float("nan")
+        secs = np.mean([r["wall_s"] for r in rows if r["spec"] == spec])
+        ev = np.mean([r["eval_s"] or 0 for r in rows if r["spec"] == spec])
+        summary.append({"spec": spec, "mean": x.mean(), "sd": x.std(ddof=1), "delta_mean": d.mean(),
+                        "delta_sd": d.std(ddof=1), "ci_half": half, "run_s": secs, "eval_s": ev})
+        print(f"{spec:>10} {x.mean():7.2f} {x.std(ddof=1):6.2f} {d.mean():+7.2f} {d.std(ddof=1):6.2f} "
+              f"{half:7.2f} {secs:6.1f} {ev:6.1f}")
+    return summary
 
 
 if __name__ == "__main__":
