@@ -11,17 +11,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from ecabench.measure import count_flops, count_params, environment, measure_throughput
+from ecabench.models import build_model
 from ecabench.registry import ATTENTION
-
-try:  # the model factory is written by another engineer; these tests must run once it exists
-    from ecabench.models import build_model
-except ImportError as exc:  # pragma: no cover
-    build_model = None
-    _BUILD_MODEL_ERROR = f"ecabench.models.build_model is not importable yet: {exc}"
-else:
-    _BUILD_MODEL_ERROR = ""
-
-needs_models = pytest.mark.skipif(build_model is None, reason=_BUILD_MODEL_ERROR or "n/a")
 
 
 def _eca_class():
@@ -192,8 +183,6 @@ R50_SPECS = {
 @pytest.fixture(scope="module")
 def r50():
     """Each ResNet-50 variant built and traced once for the whole module."""
-    if build_model is None:
-        pytest.skip(_BUILD_MODEL_ERROR)
     torch.manual_seed(0)
     out = {}
     for key, spec in R50_SPECS.items():
@@ -202,7 +191,6 @@ def r50():
     return out
 
 
-@needs_models
 def test_r50_baseline_absolute(r50):
     base = r50["none"]
     assert base["params"]["params_total"] == 25_557_032
@@ -222,7 +210,6 @@ def test_r50_baseline_absolute(r50):
         assert r50[key]["flops"]["unsupported_ops"] == {}, key
 
 
-@needs_models
 def test_r50_params_match_reference(r50):
     totals = {k: v["params"]["params_total"] for k, v in r50.items()}
     assert totals == {
@@ -232,7 +219,6 @@ def test_r50_params_match_reference(r50):
     assert r50["eca3557"]["params"]["params_attention"] == 80
 
 
-@needs_models
 @pytest.mark.parametrize("key, ks", [("eca", [5, 5, 5, 7]), ("eca3557", [3, 5, 5, 7])])
 def test_r50_eca_overhead_exact(r50, key, ks):
     base, eca = r50["none"]["flops"], r50[key]["flops"]
@@ -248,7 +234,6 @@ def test_r50_eca_overhead_exact(r50, key, ks):
     assert eca["elementwise_flops_attention"] == hand_ew
 
 
-@needs_models
 def test_r50_se_overhead_exact(r50):
     base, se = r50["none"]["flops"], r50["se"]["flops"]
     hand_macs = sum(2 * C * (C // 16) for C, _, _ in R50_BLOCKS)  # FC C->C/16 and C/16->C
@@ -262,7 +247,6 @@ def test_r50_se_overhead_exact(r50):
     assert se["elementwise_flops_attention"] == hand_ew
 
 
-@needs_models
 def test_r50_cbam_overhead_exact(r50):
     base, cbam = r50["none"]["flops"], r50["cbam"]["flops"]
     # channel gate: the shared MLP runs twice (avg and max vectors); spatial gate: 7x7 conv 2->1
@@ -359,6 +343,7 @@ def test_throughput_cuda_unavailable_message():
         measure_throughput(_tiny_model(), (3, 8, 8), device="cuda", **FAST)
 
 
+@pytest.mark.cuda
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 @pytest.mark.parametrize("dtype, channels_last", [("float32", False), ("bfloat16", True)])
 def test_throughput_cuda(dtype, channels_last):
@@ -454,7 +439,6 @@ def test_interleaved_returns_one_ratio_with_ci_per_architecture():
 
 def test_interleaved_times_every_implementation_and_mode_alike():
     from ecabench.measure import measure_interleaved
-    from ecabench.models import build_model
 
     models = {s: build_model("resnet20", s, num_classes=10, in_channels=1, seed=0) for s in ("none", "eca")}
     before = {k: [p.detach().clone() for p in m.parameters()] for k, m in models.items()}

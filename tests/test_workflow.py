@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -25,13 +26,7 @@ from ecabench.runtime import dataset_runtime
 
 ROOT = Path(__file__).resolve().parents[1]
 SNAKEFILE = ROOT / "Snakefile"
-try:  # the snakemake of this interpreter (a virtualenv's), whatever is first on PATH
-    import snakemake  # noqa: F401
-
-    SNAKEMAKE = [sys.executable, "-m", "snakemake"]
-except ImportError:
-    SNAKEMAKE = None
-needs_snakemake = pytest.mark.skipif(SNAKEMAKE is None, reason="snakemake is not installed")
+SNAKEMAKE = [sys.executable, "-m", "snakemake"]  # this interpreter's (a virtualenv's), whatever is first on PATH
 
 
 def default_config() -> dict:
@@ -381,8 +376,6 @@ SNAKEMAKE_BAD = ("unknown_variant", "missing_study", "empty_seeds", "gamma_not_a
 @pytest.fixture(scope="module")
 def snakemake_runs(tmp_path_factory):
     """Run every dry run and bad-config run (three at a time); each test then reads its own result."""
-    if SNAKEMAKE is None:
-        pytest.skip("snakemake is not installed")
     jobs = {
         "default": (tmp_path_factory.mktemp("default"), ["-n", "--cores", "8"]),
         "paper": (tmp_path_factory.mktemp("paper"),
@@ -409,7 +402,6 @@ def snakemake_runs(tmp_path_factory):
         return dict(pool.map(run, jobs.items()))
 
 
-@needs_snakemake
 def test_dry_run_default_config(snakemake_runs):
     rc, out, _ = snakemake_runs["default"]
     assert rc == 0, out[-3000:]
@@ -420,7 +412,6 @@ def test_dry_run_default_config(snakemake_runs):
     assert counts["plan"] == counts["aggregate"] == counts["report"] == 1
 
 
-@needs_snakemake
 def test_dry_run_paper_config(snakemake_runs):
     rc, out, _ = snakemake_runs["paper"]
     assert rc == 0, out[-3000:]
@@ -430,7 +421,6 @@ def test_dry_run_paper_config(snakemake_runs):
     assert "gpu=1" in out
 
 
-@needs_snakemake
 def test_dry_run_slurm_profile(snakemake_runs):
     rc, out, _ = snakemake_runs["slurm"]
     assert rc == 0, out[-3000:]
@@ -441,7 +431,6 @@ def test_dry_run_slurm_profile(snakemake_runs):
     assert "slurm_extra=--exclusive" in out  # measure jobs take a whole node
 
 
-@needs_snakemake
 def test_dry_run_tuned_evaluations_feed_the_summary(snakemake_runs):
     rc, out, _ = snakemake_runs["tuned"]
     assert rc == 0, out[-3000:]
@@ -450,7 +439,6 @@ def test_dry_run_tuned_evaluations_feed_the_summary(snakemake_runs):
     assert counts["tune_summary"] == 1 and counts["tune_evaluate"] >= 1 and counts["tune_worker"] >= 2
 
 
-@needs_snakemake
 @pytest.mark.parametrize("case", SNAKEMAKE_BAD)
 def test_bad_config_stops_snakemake_at_start_up(snakemake_runs, case):
     rc, out, workdir = snakemake_runs[case]
@@ -462,21 +450,6 @@ def test_bad_config_stops_snakemake_at_start_up(snakemake_runs, case):
 
 
 # ------------------------------------------------------------------------------- end to end
-NAN_PLUGIN = """
-from torch import nn
-from ecabench.registry import register_attention
-
-
-@register_attention("wf_nan")
-class NaNAttention(nn.Module):
-    \"\"\"Deliberately broken: multiplies by NaN, so training diverges.\"\"\"
-
-    def __init__(self, channels):
-        super().__init__()
-
-    def forward(self, x):
-        return x * float("nan")
-"""
 
 
 def _run(workdir: Path, *args: str, timeout: int = 900) -> subprocess.CompletedProcess:
@@ -485,26 +458,17 @@ def _run(workdir: Path, *args: str, timeout: int = 900) -> subprocess.CompletedP
 
 
 @pytest.mark.slow
-@needs_snakemake
 def test_end_to_end_tiny_sweep(tmp_path):
-    write_studies(tmp_path, tiny="""
-        title: tiny
-        kind: zoo
-        variants: [eca, "eca(k=3)", se, wf_nan]
-    """)
-    (tmp_path / "plugins").mkdir()
-    (tmp_path / "plugins" / "nan_attention.py").write_text(NAN_PLUGIN)
-    cfg = tiny_config(studies=["tiny"], plugins=["plugins"],
-                      measure={"device": "cpu", "batch_size": 16, "warmup": 1, "rounds": 3,
-                               "min_time_s": 0.01},
-                      report={"paper_comparison": False})
-    (tmp_path / "tiny.yaml").write_text(yaml.safe_dump(cfg))
+    """The catalog-style .test/ workflow, run on a copy so the checkout stays clean."""
+    shutil.copytree(ROOT / ".test", tmp_path, dirs_exist_ok=True,
+                    ignore=shutil.ignore_patterns("results", "reports", ".snakemake"))
+    config = tmp_path / "config" / "config.yaml"
 
-    done = _run(tmp_path, "--cores", "2", "--configfile", str(tmp_path / "tiny.yaml"))
+    done = _run(tmp_path, "--cores", "2", "--configfile", str(config))
     assert done.returncode == 0, done.stderr[-5000:]
 
     plan = json.loads((tmp_path / "results" / "plan.json").read_text())
-    # none, eca (= eca(k=3)), se, wf_nan: 4 architectures x 2 seeds, timed together in one measure job
+    # none, eca (= eca(k=3)), se, smoke_nan: 4 architectures x 2 seeds, timed together in one measure job
     assert len(plan["runs"]) == 8 and len(plan["measurements"]) == 1
     import pandas as pd
 
@@ -515,25 +479,22 @@ def test_end_to_end_tiny_sweep(tmp_path):
     assert not summary.duplicated(["study", "run_id", "metric"]).any()
     assert summary.groupby("run_id")["metric"].nunique().min() > 3
     status = summary.drop_duplicates("run_id").set_index("run_id")["status"]
-    nan_runs = [rid for rid, run in plan["runs"].items() if run["spec"] == "wf_nan"]
+    nan_runs = [rid for rid, run in plan["runs"].items() if run["spec"] == "smoke_nan"]
     assert all(status[rid] in ("diverged", "failed") for rid in nan_runs)
     assert (status.drop(nan_runs) == "ok").all()
 
     html = (tmp_path / "reports" / "index.html").read_text()
     assert (tmp_path / "reports" / "index.md").exists()
-    for spec in ("none", "eca", "se", "wf_nan"):
+    for spec in ("none", "eca", "se", "smoke_nan"):
         assert spec in html
 
-    again = _run(tmp_path, "-n", "--cores", "2", "--configfile", str(tmp_path / "tiny.yaml"))
+    again = _run(tmp_path, "-n", "--cores", "2", "--configfile", str(config))
     assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr
 
     # one more variant: only its own runs, the measure job (its set of architectures changed), the tables, the report
-    write_studies(tmp_path, tiny="""
-        title: tiny
-        kind: zoo
-        variants: [eca, "eca(k=3)", se, wf_nan, cbam]
-    """)
-    more = _run(tmp_path, "-n", "--cores", "2", "--configfile", str(tmp_path / "tiny.yaml"))
+    study = tmp_path / "ablations" / "smoke.yaml"
+    study.write_text(study.read_text().replace("smoke_nan]", "smoke_nan, cbam]"))
+    more = _run(tmp_path, "-n", "--cores", "2", "--configfile", str(config))
     assert more.returncode == 0, more.stderr[-3000:]
     counts = _job_counts(more.stdout + more.stderr)
     assert counts.get("train") == 2 and counts.get("measure") == 1
