@@ -51,6 +51,14 @@ def attention_module_ids(model: nn.Module) -> set[int]:
     return ids
 
 
+def init_backbone(model: nn.Module, rule: Callable[[nn.Module], bool]) -> None:
+    """Apply the backbone's init ``rule`` to each of its own modules, never to attention's."""
+    skip = attention_module_ids(model)
+    for m in model.modules():
+        if id(m) not in skip:
+            rule(m)
+
+
 from ecabench.backbones import cifar_resnet, mobilenet, resnet  # noqa: E402  (registers on import)
 from ecabench.backbones.cifar_resnet import (  # noqa: E402
     cifar_resnet20,
@@ -67,6 +75,7 @@ __all__ = [
     "AttentionFactory",
     "attention_module_ids",
     "check_position",
+    "init_backbone",
     "make_attention",
     "cifar_resnet",
     "mobilenet",

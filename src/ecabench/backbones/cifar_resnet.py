@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ecabench.backbones import AttentionFactory, attention_module_ids, check_position, make_attention
+from ecabench.backbones import AttentionFactory, check_position, init_backbone, make_attention
 
 
 class ShortcutA(nn.Module):
@@ -86,10 +86,7 @@ class CifarResNet(nn.Module):
         self.fc = nn.Linear(64, num_classes)
 
         # He init as in the paper (via torchvision's convention), leaving attention modules' own init.
-        skip = attention_module_ids(self)
-        for m in self.modules():
-            if id(m) not in skip:
-                self.init_module(m)
+        init_backbone(self, self.init_module)
 
     @staticmethod
     def init_module(m: nn.Module) -> bool:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from ecabench.backbones import AttentionFactory, attention_module_ids, check_position, make_attention
+from ecabench.backbones import AttentionFactory, check_position, init_backbone, make_attention
 
 # t (expansion), c (out channels), n (blocks), s (first block's stride); one row per stage.
 SETTING = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1))
@@ -96,10 +96,7 @@ class MobileNetV2(nn.Module):
         self.last_channel = last_channel
         self.classifier = nn.Sequential(nn.Dropout(p=dropout), nn.Linear(last_channel, num_classes))
 
-        skip = attention_module_ids(self)
-        for m in self.modules():
-            if id(m) not in skip:
-                self.init_module(m)
+        init_backbone(self, self.init_module)
 
     @staticmethod
     def init_module(m: nn.Module) -> bool:

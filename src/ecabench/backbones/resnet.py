@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from ecabench.backbones import AttentionFactory, attention_module_ids, check_position, make_attention
+from ecabench.backbones import AttentionFactory, check_position, init_backbone, make_attention
 
 
 def conv3x3(in_planes: int, out_planes: int, stride: int = 1) -> nn.Conv2d:
@@ -109,10 +109,7 @@ class ResNet(nn.Module):
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
         self.fc = nn.Linear(512 * block.expansion, num_classes)
 
-        skip = attention_module_ids(self)
-        for m in self.modules():
-            if id(m) not in skip:
-                self.init_module(m)
+        init_backbone(self, self.init_module)
 
     @staticmethod
     def init_module(m: nn.Module) -> bool:
