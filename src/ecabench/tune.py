@@ -21,14 +21,16 @@ Exact trial budget with several workers
     worker exits as soon as finished + pruned + running trials reach the budget, so finished +
     pruned == budget once every worker is done, and re-running a worker adds nothing.
     A trial whose worker died (killed job) stays ``RUNNING``: on the same host it is failed when the
-    next worker starts (its process is gone); RDB storages also get Optuna's heartbeat.
+    next worker starts (its process is gone); RDB storages also get Optuna's heartbeat, and there
+    the failed trial is queued again with its parameters (Optuna's retry callback) for the next worker.
 
 Storages (workflow config ``tuning.storage``)
     ``auto`` (default): SQLite for one worker, a journal file for several; ``sqlite``, ``journal``
     (one file per tuning study and variant under ``results/tuning``), ``journal:<file>``, any
     SQLAlchemy URL (``sqlite:///path.db``, ``postgresql://user:pass@host/db``, ...) for workers on
     many machines. Checked when the workflow is parsed: unknown scheme, missing driver, a SQLite
-    file in a folder that does not exist.
+    file in a folder that does not exist, a database server that does not answer (whose Optuna
+    tables are created there and then, before workers could race to create them).
 """
 from __future__ import annotations
 
@@ -88,6 +90,11 @@ SURPLUS_ATTR = "ecabench_surplus"
 #: Optuna heartbeat of RDB storages: a RUNNING trial without a beat for GRACE_S is failed.
 HEARTBEAT_S = 60
 GRACE_S = 300
+#: A trial failed because its worker died (heartbeat lost, or its process gone) is queued again
+#: (Optuna's RetryFailedTrialCallback) at most this many times.
+STALE_RETRIES = 2
+#: Seconds to wait for a database server when the workflow is planned (server storages).
+CONNECT_TIMEOUT_S = 10
 OBJECTIVE = "val_top1_pct"  # of the final epoch, on the validation split carved from the training set
 _NAME_OK = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
 
@@ -301,15 +308,63 @@ def resolve_storage(raw: Any, *, workers: int, default_dir: str, workdir: str | 
         dialect.import_dbapi() if hasattr(dialect, "import_dbapi") else dialect.dbapi()
     except ImportError as exc:
         raise TuneError(f"{where}: the {url.get_backend_name()} storage {shown!r} needs a database driver that is "
-                        f"not installed ({exc}); install it (e.g. pip install psycopg2-binary for postgresql)") from None
+                        f"not installed ({exc}); install it (e.g. pip install 'ecabench[postgres]' for "
+                        "postgresql+psycopg2://...)") from None
+    prepare_rdb(raw, where=where)
     return {"kind": "rdb", "url": raw, "path": None, "shown": shown, "lock": None, "default": False,
             "shared": True}
 
 
-def open_storage(storage: Mapping):
-    """The Optuna storage object for a description from :func:`resolve_storage`."""
+class _RetryStaleTrial:
+    """Optuna's retry callback for stale trials (``RetryHeartbeatStaleTrialCallback``, formerly
+    ``RetryFailedTrialCallback``): the trial is queued again (``WAITING``, same parameters, system
+    attribute ``failed_trial``) for the next worker, without the dead worker's identity, so the retry
+    is never taken for a trial of a dead process before its new worker stamps it."""
+
+    def __init__(self, max_retry: int):
+        import optuna
+
+        cls = getattr(optuna.storages, "RetryHeartbeatStaleTrialCallback", None) \
+            or optuna.storages.RetryFailedTrialCallback
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            self._retry = cls(max_retry=max_retry)
+
+    def __call__(self, study, trial) -> None:
+        import copy
+
+        trial = copy.deepcopy(trial)
+        trial.user_attrs = {k: v for k, v in trial.user_attrs.items() if k != WORKER_ATTR}
+        self._retry(study, trial)
+
+
+def _rdb_storage(url: str, **engine_kwargs):
+    """``RDBStorage`` with Optuna's heartbeat and the retry of trials whose worker died."""
+    import inspect
+
     import optuna
 
+    params = inspect.signature(optuna.storages.RDBStorage.__init__).parameters
+    key = "heartbeat_stale_trial_callback" if "heartbeat_stale_trial_callback" in params else "failed_trial_callback"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs or None, heartbeat_interval=HEARTBEAT_S,
+                                          grace_period=GRACE_S, **{key: _RetryStaleTrial(STALE_RETRIES)})
+
+
+def _stale_trial_callback(storage):
+    """The storage's callback for stale trials (see :class:`_RetryStaleTrial`), or None."""
+    for name in ("get_heartbeat_stale_trial_callback", "get_failed_trial_callback"):
+        getter = getattr(storage, name, None)
+        if getter is not None:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                return getter()
+    return None
+
+
+def open_storage(storage: Mapping):
+    """The Optuna storage object for a description from :func:`resolve_storage`."""
     if storage["kind"] == "journal":
         from optuna.storages.journal import JournalFileBackend, JournalStorage
 
@@ -317,9 +372,56 @@ def open_storage(storage: Mapping):
         return JournalStorage(JournalFileBackend(str(storage["path"])))
     if storage["kind"] == "sqlite":
         Path(storage["path"]).parent.mkdir(parents=True, exist_ok=True)
-        return optuna.storages.RDBStorage(storage["url"], engine_kwargs={"connect_args": {"timeout": 60}},
-                                          heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S)
-    return optuna.storages.RDBStorage(storage["url"], heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S)
+        return _rdb_storage(storage["url"], connect_args={"timeout": 60})
+    return _rdb_storage(storage["url"])
+
+
+_PREPARED_RDB: set[str] = set()
+
+
+def prepare_rdb(raw_url: str, *, where: str = "config key 'tuning.storage'") -> None:
+    """Connect to a server database once and create Optuna's tables there; raises :class:`TuneError`.
+
+    Called when the workflow is planned, so an unreachable server fails before any job with one
+    message (the URL shown with its password masked), and the schema exists before parallel workers
+    start: on an empty PostgreSQL database, workers creating the tables at the same time race
+    (``IntegrityError`` on ``pg_type_typname_nsp_index``). Done once per process and URL.
+    """
+    if raw_url in _PREPARED_RDB:
+        return
+    import sqlalchemy
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.pool import NullPool
+
+    url = make_url(raw_url)
+    shown = _mask_url(raw_url)
+
+    def reason(exc: BaseException) -> str:
+        text = " ".join(str(getattr(exc, "orig", None) or exc).split())
+        if url.password:
+            text = text.replace(str(url.password), "***")
+        return text[:500]
+
+    connect_args = {"connect_timeout": CONNECT_TIMEOUT_S} if url.get_backend_name() in ("postgresql", "mysql") else {}
+    engine = sqlalchemy.create_engine(url, connect_args=connect_args, poolclass=NullPool)
+    try:
+        with engine.connect() as conn:
+            conn.execute(sqlalchemy.text("SELECT 1"))
+    except Exception as exc:  # noqa: BLE001 - any driver error: one message
+        raise TuneError(f"{where}: cannot connect to the tuning storage {shown}: {reason(exc)}") from None
+    finally:
+        engine.dispose()
+    import optuna
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            created = optuna.storages.RDBStorage(raw_url, engine_kwargs={"connect_args": connect_args,
+                                                                          "poolclass": NullPool})
+        created.engine.dispose()
+    except Exception as exc:  # noqa: BLE001
+        raise TuneError(f"{where}: cannot set up Optuna's tables in {shown}: {reason(exc)}") from None
+    _PREPARED_RDB.add(raw_url)
 
 
 def real_storage(task_storage: Mapping, config: Mapping | None) -> dict:
@@ -734,13 +836,21 @@ def fail_stale_trials(study) -> list[int]:
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         optuna.storages.fail_stale_trials(study)
     host = socket.gethostname()
+    storage = study._storage
     failed = []
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         ident = t.user_attrs.get(WORKER_ATTR)
         if isinstance(ident, Mapping) and ident.get("host") == host and ident.get("pid") != os.getpid() \
                 and not _alive(ident):
-            study.tell(t.number, state=TrialState.FAIL, skip_if_finished=True)
-            failed.append(t.number)
+            try:  # atomic in the storage: of two workers failing the same trial, one wins
+                changed = storage.set_trial_state_values(t._trial_id, state=TrialState.FAIL)
+            except optuna.exceptions.UpdateFinishedTrialError:
+                changed = False
+            if changed:
+                failed.append(t.number)
+                retry = _stale_trial_callback(storage)  # as Optuna does for a lost heartbeat
+                if retry is not None:
+                    retry(study, storage.get_trial(t._trial_id))
     if failed:
         optuna.logging.get_logger("ecabench.tune").warning(
             f"failed trial(s) {failed}: their worker process is gone (killed job)")
