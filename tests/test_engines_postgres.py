@@ -28,7 +28,7 @@ STUDY = {
     "search": {"lr": {"low": 0.01, "high": 0.2, "log": True}},
     "sampler": {"seed": 0, "n_startup_trials": 2, "multivariate": True},
     "pruner": {"type": "median", "n_startup_trials": 1, "n_warmup_steps": 0},
-    "evaluate": {"seeds": [0]},
+    "evaluate": False,  # the test-split evaluation does not touch the storage
 }
 
 
