@@ -18,5 +18,6 @@ fi
 .venv/bin/python -m pip install -q --upgrade pip
 # torch/torchvision first, pinned to the builds this project is tested with.
 .venv/bin/python -m pip install -q "torch==2.14.1" "torchvision==0.29.1"
-.venv/bin/python -m pip install -q -e ".[test]"
+# test: pytest; postgres: the PostgreSQL driver for tuning storages (and the engine tests)
+.venv/bin/python -m pip install -q -e ".[test,postgres]"
 echo "ecabench is set up in .venv (activate with: . .venv/bin/activate)"

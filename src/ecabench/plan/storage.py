@@ -2,12 +2,14 @@
 
 ``auto`` is SQLite for one worker and a journal file for several (SQLite does not take concurrent
 writers well); any SQLAlchemy URL (PostgreSQL for workers on many machines) is accepted when its
-driver is installed. The description is JSON (it travels in Snakemake params) and shows the URL
+driver is installed and its server answers (its Optuna tables are created then, before parallel
+workers could race to create them). The description is JSON (it travels in Snakemake params) and shows the URL
 with its password masked; workers look the real URL up in the config.
 """
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +17,9 @@ from ecabench.plan.errors import TuneError
 from ecabench.schemas import show
 
 STORAGE_KEYWORDS = ("auto", "sqlite", "journal")
+#: Seconds to wait for a database server when the workflow is planned.
+CONNECT_TIMEOUT_S = 10
+_PREPARED_RDB: set[str] = set()
 
 
 def mask_url(url: str) -> str:
@@ -83,7 +88,50 @@ def _database_url(raw: str, where: str, workers: int, workdir: Path) -> dict:
     except ImportError as exc:
         raise TuneError(f"{where}: the {url.get_backend_name()} storage {shown!r} needs a database driver that is "
                         f"not installed ({exc}); install it (e.g. pip install 'ecabench[postgres]')") from None
+    prepare_rdb(raw, where=where)
     return {"kind": "rdb", "url": raw, "path": None, "shown": shown, "lock": None, "default": False, "shared": True}
+
+
+def _driver_error(exc: BaseException, password: str | None) -> str:
+    text = " ".join(str(getattr(exc, "orig", None) or exc).split())
+    return (text.replace(password, "***") if password else text)[:500]
+
+
+def prepare_rdb(raw_url: str, *, where: str = "config key 'tuning.storage'") -> None:
+    """Connect to a server database once per process and create Optuna's tables there.
+
+    An unreachable server then fails before any job, with one message (password masked); and the
+    schema exists before workers start: on an empty PostgreSQL, workers creating the tables at once
+    race (``IntegrityError`` on ``pg_type_typname_nsp_index``).
+    """
+    if raw_url in _PREPARED_RDB:
+        return
+    import optuna
+    import sqlalchemy
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.pool import NullPool
+
+    url, shown = make_url(raw_url), mask_url(raw_url)
+    connect_args = {"connect_timeout": CONNECT_TIMEOUT_S} if url.get_backend_name() in ("postgresql", "mysql") else {}
+    engine = sqlalchemy.create_engine(url, connect_args=connect_args, poolclass=NullPool)
+    try:
+        with engine.connect() as conn:
+            conn.execute(sqlalchemy.text("SELECT 1"))
+    except Exception as exc:  # noqa: BLE001 - any driver error: one message
+        raise TuneError(f"{where}: cannot connect to the tuning storage {shown}: "
+                        f"{_driver_error(exc, url.password)}") from None
+    finally:
+        engine.dispose()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            created = optuna.storages.RDBStorage(raw_url, engine_kwargs={"connect_args": connect_args,
+                                                                          "poolclass": NullPool})
+        created.engine.dispose()
+    except Exception as exc:  # noqa: BLE001
+        raise TuneError(f"{where}: cannot set up Optuna's tables in {shown}: "
+                        f"{_driver_error(exc, url.password)}") from None
+    _PREPARED_RDB.add(raw_url)
 
 
 def resolve_storage(raw: Any, *, workers: int, default_dir: str, workdir: str | os.PathLike = ".",

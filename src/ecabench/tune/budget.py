@@ -8,7 +8,7 @@ For file storages a lock file around "count, then create a trial" means surplus 
 appear. A worker exits once finished + pruned + running trials reach the budget, so finished +
 pruned == budget when every worker is done, and re-running a worker adds nothing. A trial whose
 worker died stays RUNNING: on the same host it is failed by the next worker (its process is gone);
-server databases also get Optuna's heartbeat.
+server databases also get Optuna's heartbeat, and there the failed trial is queued again.
 """
 from __future__ import annotations
 
@@ -86,6 +86,17 @@ def _alive(ident: Mapping) -> bool:
     return start is None or _proc_start(pid) in (None, start)
 
 
+def _stale_trial_callback(storage):
+    """The storage's callback for stale trials (a retry, see ecabench.tune.storage), or None."""
+    for name in ("get_heartbeat_stale_trial_callback", "get_failed_trial_callback"):
+        getter = getattr(storage, name, None)
+        if getter is not None:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                return getter()
+    return None
+
+
 def fail_stale_trials(study) -> list[int]:
     """Fail RUNNING trials whose worker is gone: same host, process no longer alive (and, for RDB
     storages, Optuna's heartbeat). Returns the failed trial numbers."""
@@ -96,13 +107,21 @@ def fail_stale_trials(study) -> list[int]:
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         optuna.storages.fail_stale_trials(study)
     host = socket.gethostname()
+    storage = study._storage
     failed = []
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         ident = t.user_attrs.get(WORKER_ATTR)
         if isinstance(ident, Mapping) and ident.get("host") == host and ident.get("pid") != os.getpid() \
                 and not _alive(ident):
-            study.tell(t.number, state=TrialState.FAIL, skip_if_finished=True)
-            failed.append(t.number)
+            try:  # atomic in the storage: of two workers failing the same trial, one wins
+                changed = storage.set_trial_state_values(t._trial_id, state=TrialState.FAIL)
+            except optuna.exceptions.UpdateFinishedTrialError:
+                changed = False
+            if changed:
+                failed.append(t.number)
+                retry = _stale_trial_callback(storage)  # as Optuna does for a lost heartbeat
+                if retry is not None:
+                    retry(study, storage.get_trial(t._trial_id))
     if failed:
         optuna.logging.get_logger("ecabench.tune").warning(
             f"failed trial(s) {failed}: their worker process is gone (killed job)")
