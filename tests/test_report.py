@@ -446,6 +446,18 @@ def test_the_paper_table_ships_with_the_package_and_its_source_is_cited():
     readme = (path.parent / "README.md").read_text()
     assert "arXiv:1910.03151" in readme and "2^20" in readme
 
+
+def test_the_paper_section_cites_the_paper_and_names_no_machine_path(tmp_path):
+    from ecabench.report.sections import paper_section
+
+    section = paper_section(tmp_path, {}, None, None, False)
+    assert section["formatted"] is not None and "arXiv:1910.03151" in section["citation"]
+    assert section["path"] == "ecabench/reference/eca_paper_table3.csv (shipped with ecabench)"
+    given = tmp_path / "mine.csv"
+    given.write_bytes(Path(__file__).parents[1].joinpath("src/ecabench/reference/eca_paper_table3.csv").read_bytes())
+    assert paper_section(tmp_path, {}, given, None, False)["path"] == str(given)
+
+
 def test_alias_grid_cells_get_their_label_statistics(fixture, report):
     from ecabench.report import tables
 

@@ -15,6 +15,8 @@ from pathlib import Path
 import pandas as pd
 
 REFERENCE_NAME = "eca_paper_table3.csv"
+CITATION = ("Q. Wang, B. Wu, P. Zhu, P. Li, W. Zuo, Q. Hu, \"ECA-Net: Efficient Channel Attention for Deep "
+            "Convolutional Neural Networks\", CVPR 2020 (arXiv:1910.03151), Table 3, as printed")
 REQUIRED_COLUMNS = frozenset({"backbone", "method", "params_paper", "params_unit", "flops_paper", "flops_unit"})
 
 # paper method -> suite spec (per backbone where the paper differs)
@@ -23,14 +25,20 @@ BACKBONE_OVERRIDES = {("mobilenet_v2", "se"): "se(r=8)"}  # the paper's SE on Mo
 # extra suite rows without a paper row of their own (compared with the paper's row of `method`)
 EXTRA_ROWS = [("resnet50", "eca", "eca(k=[3,5,5,7])", "released ECA-ResNet-50 checkpoint: per-stage k [3,5,5,7]")]
 
-__all__ = ["BACKBONE_OVERRIDES", "EXTRA_ROWS", "METHOD_SPECS", "REFERENCE_NAME", "configured_reference",
+__all__ = ["BACKBONE_OVERRIDES", "CITATION", "EXTRA_ROWS", "METHOD_SPECS", "REFERENCE_NAME", "configured_reference",
            "find_reference_csv", "load_reference", "packaged_reference", "read_suite_counts", "reference_pairs",
-           "spec_for"]
+           "shown_reference", "spec_for"]
 
 
 def packaged_reference() -> Path:
     """The copy of the paper's Table 3 shipped inside the package (so a report never depends on a checkout)."""
     return Path(str(resources.files("ecabench").joinpath("reference", REFERENCE_NAME)))
+
+
+def shown_reference(path: str | os.PathLike) -> str:
+    """How a report names the table: the package-relative name for the shipped copy (no machine paths)."""
+    return f"ecabench/reference/{REFERENCE_NAME} (shipped with ecabench)" if Path(path) == packaged_reference() \
+        else str(path)
 
 
 def configured_reference(reference_csv: str | os.PathLike | None = None, config: dict | None = None):

@@ -13,7 +13,14 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from ecabench.reference import find_reference_csv, load_reference, read_suite_counts, reference_pairs
+from ecabench.reference import (
+    CITATION,
+    find_reference_csv,
+    load_reference,
+    read_suite_counts,
+    reference_pairs,
+    shown_reference,
+)
 from ecabench.report import figures as _fig
 from ecabench.report import formatting as _fmt
 from ecabench.report import paper as _paper
@@ -218,7 +225,8 @@ def paper_section(out_dir: Path, config: dict, reference_csv: str | os.PathLike 
         files = write_table(pc["raw"], pc["formatted"], out_dir / "tables", "paper_comparison",
                             caption="ECA paper Table 3 beside the suite's counts")
     return {"intro": prose.PAPER_INTRO, "message": pc["message"], "formatted": pc["formatted"],
-            "path": str(pc["path"]) if pc["path"] is not None else None, "files": _links(files, out_dir)}
+            "path": shown_reference(pc["path"]) if pc["path"] is not None else None, "citation": CITATION,
+            "files": _links(files, out_dir)}
 
 
 # ------------------------------------------------------------------------------------ environment
