@@ -6,7 +6,7 @@ import json
 import os
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Iterator
 
 import pandas as pd
 
@@ -59,22 +59,33 @@ def sibling(out_parquet: str | os.PathLike, suffix: str, ext: str) -> Path:
 
 def _skip(path: Path, why: str, skipped: list) -> None:
     msg = f"skipping {path}: {why}"
-    warnings.warn(msg, AggregateWarning, stacklevel=3)
+    warnings.warn(msg, AggregateWarning, stacklevel=4)
     skipped.append({"file": str(path), "reason": why})
+
+
+def _read_checked(paths: Any, check: Callable[[Any], None], skipped: list) -> Iterator[tuple[Path, Any]]:
+    """(path, JSON) of each file ``check`` accepts; any other file warns and is noted in ``skipped``."""
+    for path in expand_paths(paths):
+        try:
+            with open(path) as fh:
+                obj = json.load(fh)
+            check(obj)
+        except (OSError, ValueError, RecordError) as exc:  # JSONDecodeError is a ValueError
+            _skip(path, str(exc).splitlines()[0] if str(exc) else type(exc).__name__, skipped)
+            continue
+        yield path, obj
+
+
+def _check_measurement(m: Any) -> None:
+    if not isinstance(m, dict) or not isinstance(m.get("architectures"), dict):
+        raise ValueError("not a measurement file (no 'architectures' object)")
 
 
 def load_records(run_paths: Any, skipped: list | None = None) -> dict[str, dict]:
     """Read and validate run records -> {run_id: record}; a bad file warns and is skipped."""
     skipped = [] if skipped is None else skipped
     records: dict[str, dict] = {}
-    for path in expand_paths(run_paths):
-        try:
-            with open(path) as fh:
-                rec = json.load(fh)
-            validate(rec)
-        except (OSError, ValueError, RecordError) as exc:  # JSONDecodeError is a ValueError
-            _skip(path, str(exc).splitlines()[0] if str(exc) else type(exc).__name__, skipped)
-            continue
+    for path, rec in _read_checked(run_paths, validate, skipped):
         if rec["run_id"] in records:
             warnings.warn(f"{path}: run {rec['run_id']} was already read from another file; keeping the first",
                           AggregateWarning, stacklevel=2)
@@ -91,15 +102,7 @@ def load_measurements(measure_paths: Any, skipped: list | None = None) -> dict[s
     """
     skipped = [] if skipped is None else skipped
     out: dict[str, dict] = {}
-    for path in expand_paths(measure_paths):
-        try:
-            with open(path) as fh:
-                m = json.load(fh)
-            if not isinstance(m, dict) or not isinstance(m.get("architectures"), dict):
-                raise ValueError("not a measurement file (no 'architectures' object)")
-        except (OSError, ValueError) as exc:
-            _skip(path, str(exc).splitlines()[0] if str(exc) else type(exc).__name__, skipped)
-            continue
+    for path, m in _read_checked(measure_paths, _check_measurement, skipped):
         out[path.stem] = m  # the workflow names files by measure id
     return out
 
