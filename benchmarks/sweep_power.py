@@ -30,7 +30,7 @@ def _one(args: tuple) -> dict:
 
     cfg = make_run_config(backbone=recipe["backbone"], attention=spec, dataset=recipe["dataset"],
                           dataset_options={"subset": recipe["subset"], "val_size": recipe["val_size"]},
-                          train=recipe["train"], seed=seed)
+                          train=recipe["train"], model=recipe.get("model") or {}, seed=seed)
     t0 = time.perf_counter()
     rec = run_experiment(cfg, out_dir=out_dir, device="cpu", progress=False, keep_checkpoint=True,
                          checkpoint_dir=out_dir)
@@ -90,6 +90,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--epochs", type=int, default=1)
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--lr", type=float, default=0.05)
+    p.add_argument("--width-mult", type=float, default=None, help="mobilenet_v2's width_mult")
+    p.add_argument("--momentum", type=float, default=0.9)
+    p.add_argument("--weight-decay", type=float, default=0.0005)
     p.add_argument("--jobs", type=int, default=2)
     p.add_argument("--per-image", action="store_true",
                    help="also score every test image, and print the paired sd on fixed random test subsets")
@@ -97,7 +100,9 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
     recipe = {"per_image": a.per_image, "backbone": a.backbone, "dataset": a.dataset, "subset": a.subset,
               "val_size": a.val_size,
-              "train": {"epochs": a.epochs, "batch_size": a.batch_size, "lr": a.lr, "label_smoothing": 0.0}}
+              "model": {"width_mult": a.width_mult} if a.width_mult is not None else {},
+              "train": {"epochs": a.epochs, "batch_size": a.batch_size, "lr": a.lr, "label_smoothing": 0.0,
+                        "momentum": a.momentum, "weight_decay": a.weight_decay}}
     with tempfile.TemporaryDirectory() as out_dir:
         t0 = time.perf_counter()
         rows = _run_all([(s, seed, recipe, out_dir) for seed in a.seeds for s in a.specs], a.jobs)

@@ -10,6 +10,7 @@ recorded but not hashed.
 from __future__ import annotations
 
 import datetime as dt
+import inspect
 import time
 import traceback
 from pathlib import Path
@@ -70,11 +71,15 @@ def make_run_config(*, backbone: str, attention: Any, dataset: str = "fashion-mn
     data_mod.check_split_sizes(info["name"], val_size=ds["val_size"], subset=ds["subset"])
 
     model = dict(model or {})
-    _check_keys("model options", model, MODEL_OPTIONS)
+    extra = backbone_extra_options(entry.obj)
+    _check_keys(f"model options of {backbone}", model, MODEL_OPTIONS + tuple(extra))
     default_input = entry.meta.get("default_input") or (3, 224, 224)
     small_images = max(info["image_size"]) <= 64
+    # A backbone's own options (e.g. mobilenet_v2's width_mult) join the config only when they differ
+    # from the builder's default, so the run ids of configs that never name them do not change.
+    own = {k: model[k] for k in extra if k in model and model[k] != extra[k]}
     model = {"small_input": bool(model.get("small_input", small_images and default_input[-1] > 64)),
-             "position": model.get("position", "output")}
+             "position": model.get("position", "output"), **own}
     num_classes = info["num_classes"] or None  # imagefolder: known once the folder is read
     in_channels = info["in_channels"]
 
@@ -95,6 +100,14 @@ def make_run_config(*, backbone: str, attention: Any, dataset: str = "fashion-mn
     # Builds on the meta device: checks per-stage lists and the position before any data is read.
     describe(backbone, spec, num_classes=num_classes or 1000, in_channels=in_channels, **model)
     return config
+
+
+def backbone_extra_options(builder) -> dict:
+    """A backbone builder's own keyword options (beyond the common ones) with their defaults."""
+    common = {"num_classes", "in_channels", "attention", *MODEL_OPTIONS}
+    params = inspect.signature(builder).parameters.values()
+    return {p.name: p.default for p in params
+            if p.name not in common and p.kind is p.KEYWORD_ONLY and p.default is not p.empty}
 
 
 def input_shape(config: dict) -> tuple[int, int, int]:

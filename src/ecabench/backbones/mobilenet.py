@@ -1,4 +1,4 @@
-"""MobileNetV2 (width 1.0) with an attention slot in every inverted-residual block.
+"""MobileNetV2 (any torchvision ``width_mult``) with an attention slot in every inverted-residual block.
 
 Module names and init mirror torchvision (``features.N.conv.M``, ``classifier.1``), so a baseline
 model loads torchvision's ``state_dict`` strictly. The attention module sits beside ``conv`` as
@@ -7,10 +7,13 @@ model loads torchvision's ``state_dict`` strictly. The attention module sits bes
 Stages are the 7 (t, c, n, s) groups of the paper's table, 17 blocks in all. ``small_input=True``
 sets the stem stride and the first stride-2 group's (c=24) stride to 1: total stride 8, the same
 as the small-input ResNets (32 px -> 4x4 before pooling), as in the common CIFAR MobileNetV2.
+``width_mult`` scales every width and rounds it to a multiple of 8 with torchvision's own rule
+(``_make_divisible``); 1.0 is the architecture above, unchanged.
 """
 from __future__ import annotations
 
 from torch import Tensor, nn
+from torchvision.models._utils import _make_divisible
 
 from ecabench.backbones import AttentionFactory, check_position, init_backbone, make_attention
 
@@ -78,14 +81,18 @@ class MobileNetV2(nn.Module):
         small_input: bool = False,
         position: str = "output",
         dropout: float = 0.2,
+        width_mult: float = 1.0,
     ) -> None:
         super().__init__()
         check_position(position)
-        input_channel, last_channel = 32, 1280
+        check_width_mult(width_mult)
+        input_channel = _make_divisible(32 * width_mult, 8)
+        last_channel = _make_divisible(1280 * max(1.0, width_mult), 8)
         features: list[nn.Module] = [ConvBNReLU6(in_channels, input_channel, stride=1 if small_input else 2)]
         for stage, (t, c, n, s) in enumerate(SETTING):
             if small_input and stage == 1:
                 s = 1
+            c = _make_divisible(c * width_mult, 8)
             for i in range(n):
                 features.append(
                     InvertedResidual(input_channel, c, s if i == 0 else 1, t, attention, stage, position)
@@ -121,9 +128,16 @@ class MobileNetV2(nn.Module):
         return self.classifier(x)
 
 
+def check_width_mult(width_mult) -> float:
+    if isinstance(width_mult, bool) or not isinstance(width_mult, (int, float)) or not 0 < width_mult <= 4:
+        raise ValueError(f"mobilenet_v2: width_mult must be a number in (0, 4], got {width_mult!r}")
+    return float(width_mult)
+
+
 META = dict(num_stages=len(SETTING), default_input=(3, 224, 224))
 
 
 def mobilenet_v2(*, num_classes: int = 1000, in_channels: int = 3, attention: AttentionFactory | None = None,
-                 small_input: bool = False, position: str = "output") -> MobileNetV2:
-    return MobileNetV2(num_classes, in_channels, attention, small_input, position)
+                 small_input: bool = False, position: str = "output", width_mult: float = 1.0) -> MobileNetV2:
+    """torchvision's MobileNetV2; ``width_mult`` as torchvision's (channels rounded to multiples of 8)."""
+    return MobileNetV2(num_classes, in_channels, attention, small_input, position, width_mult=width_mult)
