@@ -27,12 +27,14 @@ include: "rules/tune.smk"
 
 wildcard_constraints:
     run_id="[0-9a-f]{16}",
+    study="[A-Za-z0-9_.-]+",
     measure_id="[0-9a-f]{16}_[0-9x]+",
 
 
 localrules:
     all,
     plan,
+    precision,
     aggregate,
     report,
 
@@ -82,6 +84,22 @@ rule train:
         "runners/train.py"
 
 
+# Stein's two-stage seed rule (docs/statistics.md): a study with `precision` runs its first n0 seeds,
+# then this checkpoint reads their records and decides, per setting, how many seeds the target
+# half-width needs (capped); aggregate then asks for exactly those runs, so stage 2 only adds runs.
+checkpoint precision:
+    input:
+        precision_stage1,
+    output:
+        f"{RESULTS}/precision/{{study}}.json",
+    log:
+        f"{LOGS}/precision/{{study}}.log",
+    params:
+        study_rule=precision_rule,
+    script:
+        "runners/precision.py"
+
+
 # Params, MACs, elementwise FLOPs and throughput of every architecture on one (backbone, input),
 # timed together in alternating rounds (not per seed). threads = all cores: no other job runs
 # beside it, so the timings are clean.
@@ -119,7 +137,8 @@ rule paper_counts:
 
 rule aggregate:
     input:
-        runs=expand(f"{RESULTS}/runs/{{run_id}}.json", run_id=RUN_IDS),
+        runs=aggregate_runs,
+        precision=precision_decisions,
         measure=expand(f"{RESULTS}/measure/{{measure_id}}.json", measure_id=MEASURE_IDS),
         plan=f"{RESULTS}/plan.json",
         tune=TUNE_SUMMARIES,  # tuned variants' test-split runs join the tables (config tuning.studies)

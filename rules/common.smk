@@ -1,6 +1,7 @@
 # The workflow's Python: the plan (made and checked at parse time) and the helpers the rules use.
 # Included first by the Snakefile; rules live in the Snakefile and rules/tune.smk.
 
+import json
 import os
 import sys
 
@@ -14,6 +15,7 @@ from ecabench.plan import (
     plan_json,
     summarize,
 )
+from ecabench.plan.precision import chosen_run_ids, stage1_run_ids
 from ecabench.runtime import cores_per_thread, measure_options
 from ecabench.util import canonical_json
 
@@ -26,7 +28,9 @@ config.update(PLAN["config"])  # the checked config, with the schema's defaults
 RESULTS = config["results_dir"].rstrip("/")
 REPORTS = config["reports_dir"].rstrip("/")
 LOGS = f"{RESULTS}/logs"
-RUN_IDS = sorted(PLAN["runs"])
+RUN_IDS = sorted(PLAN["runs"])  # every run the plan may need (stage 2 of a precision study included)
+STATIC_RUN_IDS = PLAN["static_runs"]  # needed whatever the precision checkpoints decide
+PRECISION_STUDIES = sorted(PLAN["precision"])
 MEASURE_IDS = sorted(PLAN["measurements"])
 PLAN_TEXT = plan_json(PLAN)
 MEASURE_OPTIONS = canonical_json(measure_options(config))
@@ -85,3 +89,26 @@ def tuning_fragments(wildcards):
         for t in TUNE_PLAN["studies"]
         for ext in ("md", "html")
     ]
+
+
+def precision_stage1(wildcards):
+    """The stage-1 run records of a precision study (its first n0 seeds)."""
+    return [f"{RESULTS}/runs/{rid}.json" for rid in stage1_run_ids(PLAN["precision"][wildcards.study])]
+
+
+def precision_rule(wildcards):
+    return canonical_json(PLAN["precision"][wildcards.study])
+
+
+def precision_decisions(wildcards):
+    return [f"{RESULTS}/precision/{study}.json" for study in PRECISION_STUDIES]
+
+
+def aggregate_runs(wildcards):
+    """Every run the report needs: the static ones, and each precision study's stage-2 seeds as its
+    checkpoint decided (evaluated once the checkpoint has run)."""
+    ids = set(STATIC_RUN_IDS)
+    for study in PRECISION_STUDIES:
+        with open(checkpoints.precision.get(study=study).output[0]) as fh:
+            ids.update(chosen_run_ids(PLAN["precision"][study], json.load(fh)))
+    return [f"{RESULTS}/runs/{rid}.json" for rid in sorted(ids)]

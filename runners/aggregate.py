@@ -18,4 +18,5 @@ with job(snakemake):  # logs to the rule's log file, loads the config's plugins
         curves_csv=snakemake.output.curves_csv,
         meta_json=snakemake.output.meta,
         tune_summaries=list(snakemake.input.get("tune", [])),
+        precision=list(snakemake.input.get("precision", [])),
     )

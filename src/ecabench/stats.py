@@ -37,7 +37,7 @@ ALPHA = 0.05
 __all__ = [
     "Summary", "PairedResult", "summarise", "paired_difference", "inside_noise", "verdict",
     "pareto_mask", "pareto_front", "holm", "t_quantile", "N_TOO_SMALL", "INSIDE_NOISE", "CLIPPED",
-    "Power", "power", "pooled_sd", "PCT_RANGE", "PCT_DELTA_RANGE",
+    "Power", "power", "pooled_sd", "PCT_RANGE", "PCT_DELTA_RANGE", "stein_total_n",
 ]
 
 
@@ -233,6 +233,27 @@ def _seeds_needed(effect_size: float, alpha: float, power_level: float, limit: i
         mid = (lo + hi) // 2
         lo, hi = (mid, hi) if _power_at(effect_size, mid, alpha) < power_level else (lo, mid)
     return hi
+
+
+def stein_total_n(sd: float, n0: int, half_width: float, *, level: float = 0.95) -> int:
+    """Stein's (1945) two-stage rule: the total number of pairs for a ``level`` CI of half-width
+    ``half_width``, from the sd of ``n0`` stage-1 pairs.
+
+    ``N = max(n0, ceil((t_{1-alpha/2, n0-1} * sd / half_width)^2))``: the quantile has the stage-1
+    degrees of freedom, which is what makes the width guarantee hold whatever the true sd is. The rule
+    looks at the spread only, never at where the mean lies. An unknown sd (fewer than 2 pairs, NaN)
+    gives ``-1``: the caller decides (the workflow then runs to its cap).
+    """
+    if not (isinstance(n0, int) and n0 >= 2) or not half_width > 0:
+        raise ValueError(f"stein_total_n needs n0 >= 2 and half_width > 0, got n0={n0!r}, half_width={half_width!r}")
+    try:
+        sd = float(sd)
+    except (TypeError, ValueError):
+        return -1
+    if not math.isfinite(sd):
+        return -1
+    need = (t_quantile(n0, level) * sd / half_width) ** 2
+    return max(n0, math.ceil(need - 1e-9))
 
 
 def pooled_sd(sds: Iterable[float], ns: Iterable[int]) -> float:

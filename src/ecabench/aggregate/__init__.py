@@ -45,6 +45,7 @@ invalid record or measurement file is skipped with a ``UserWarning`` naming the 
 """
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -66,13 +67,14 @@ from ecabench.aggregate.io import (
 from ecabench.aggregate.tables import _environment_summary, build_tables
 from ecabench.aggregate.tuned import merge_tuned_studies
 from ecabench.plan.reader import load_plan
+from ecabench.precision import restrict_plan
 from ecabench.util import atomic_write_json
 
 
 def aggregate(run_paths: Any, measure_paths: Any, plan_path: Any, out_parquet: str | os.PathLike,
               out_csv: str | os.PathLike | None = None, *, curves_parquet: str | os.PathLike | None = None,
               curves_csv: str | os.PathLike | None = None, meta_json: str | os.PathLike | None = None,
-              tune_summaries: Any = None) -> pd.DataFrame:
+              tune_summaries: Any = None, precision: Any = None) -> pd.DataFrame:
     """Aggregate records and measurements into the tidy table (see the module docstring) and return it.
 
     ``run_paths``/``measure_paths``: files, folders (``*.json`` inside) or glob patterns. ``plan_path``:
@@ -81,11 +83,15 @@ def aggregate(run_paths: Any, measure_paths: Any, plan_path: Any, out_parquet: s
     ``tune_summaries``: tuning studies' ``summary.json`` files (``rules/tune.smk``); each becomes one
     more study of the table, holding its variants' best settings evaluated on the test split
     (:func:`merge_tuned_studies`), listed under ``tuned_studies`` in the meta file.
+    ``precision``: the decisions of the workflow's ``precision`` checkpoints (JSON files): each such
+    study keeps the seeds its decision chose (:func:`ecabench.precision.restrict_plan`); the decisions
+    are copied to the meta file under ``precision``.
     """
     skipped: list[dict] = []
     records = load_records(run_paths, skipped)
     measurements = load_measurements(measure_paths, skipped)
-    plan = load_plan(plan_path)
+    decisions = [json.loads(Path(p).read_text()) for p in expand_paths(precision or [])]
+    plan = restrict_plan(load_plan(plan_path), decisions)
     plan, tuned = merge_tuned_studies(plan, records, tune_summaries, skipped)
     df, curves = build_tables(records, measurements, plan)
 
@@ -104,6 +110,7 @@ def aggregate(run_paths: Any, measure_paths: Any, plan_path: Any, out_parquet: s
                          for mid, m in sorted(measurements.items())},
         "skipped": skipped,
         "tuned_studies": tuned,
+        "precision": {d["study"]: d for d in decisions},
         "n_records": len(records),
         "n_measurements": len(measurements),
     }

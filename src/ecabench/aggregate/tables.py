@@ -68,7 +68,7 @@ def build_tables(records: dict[str, dict], measurements: dict[str, dict],
             base = {
                 "study": study,
                 "run_id": rid,
-                "backbone": cfg.get("backbone") or plan_run.get("backbone") or "",
+                "backbone": plan_run.get("backbone") or cfg.get("backbone") or "",
                 "dataset": _dataset_name(rec, plan_run),
                 "variant": _variant_of(spec, rec),
                 "spec": spec,

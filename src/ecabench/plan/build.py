@@ -16,8 +16,9 @@ from ecabench.plan.config import backbone_entries, dataset_entries, load_config,
 from ecabench.plan.errors import PlanError
 from ecabench.plan.groups import BaseConfigs, check_distinct_datasets, describe_spec, group_studies
 from ecabench.plan.measurements import add_references
+from ecabench.plan.precision import stages
 from ecabench.plan.runs import plan_runs, study_output
-from ecabench.plan.studies import config_studies, expand_study
+from ecabench.plan.studies import config_studies, expand_study, shifted
 
 PLAN_VERSION = 2
 
@@ -40,17 +41,18 @@ def build_plan(config: Mapping, *, workdir: str | os.PathLike = ".", basedir: st
         studies = config_studies(config, workdir, basedir)
         for study in studies:
             study["specs"] = _expand(study, plugin_errors)
-        bases = BaseConfigs(config["seeds"][0])
+        bases = BaseConfigs(shifted(config, config["seeds"])[0])
         check_distinct_datasets(config, datasets, backbones, bases)
         groups, cells = group_studies(config, studies, datasets, backbones, bases)
         runs, measurements, group_runs = plan_runs(groups)
         add_references(measurements)
+    out = {s["name"]: study_output(s, groups, cells, runs, group_runs) for s in studies}
     return {
-        "version": PLAN_VERSION, "config": config, "seeds": config["seeds"],
+        "version": PLAN_VERSION, "config": config, "seeds": shifted(config, config["seeds"]),
         "backbones": [b["name"] for b in backbones],
         "datasets": [{"name": d["name"], **d["options"]} for d in datasets],
-        "studies": {s["name"]: study_output(s, groups, cells, runs, group_runs) for s in studies},
-        "runs": runs, "measurements": measurements, "plugin_dirs": dirs, "plugin_errors": plugin_errors,
+        "studies": out, "runs": runs, "measurements": measurements, "plugin_dirs": dirs,
+        "plugin_errors": plugin_errors, **stages(out),
     }
 
 
@@ -84,7 +86,9 @@ def summarize(plan: Mapping) -> str:
         aliased = sum(1 for v in s["variants"] if v["same_as"])
         extra = f", {aliased} aliases" if aliased else ""
         dropped = f", {len(s['dropped'])} pairs dropped (no change)" if s["dropped"] else ""
-        lines.append(f"  {name}: {len(s['specs'])} specs -> {n} architectures x {len(s['seeds'])} seeds"
-                     f"{extra}{dropped}")
+        rule = s.get("precision")
+        seeds = (f"{rule['n0']} seeds, then up to {rule['max_seeds']} for a 95% CI half-width of "
+                 f"{rule['half_width']} points" if rule else f"{len(s['seeds'])} seeds")
+        lines.append(f"  {name}: {len(s['specs'])} specs -> {n} architectures x {seeds}{extra}{dropped}")
     lines += [f"  warning: {err}" for err in plan.get("plugin_errors", [])]
     return "\n".join(lines)

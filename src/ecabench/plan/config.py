@@ -43,8 +43,25 @@ def backbone_entries(config: Mapping) -> list[dict]:
         if entry["name"] not in BACKBONES:
             raise PlanError(f"config key 'backbones[{i}]': unknown backbone {entry['name']!r}; known: "
                             + ", ".join(BACKBONES.names()))
-        out.append({"index": i, "name": entry["name"], "train": dict(entry.get("train") or {})})
+        out.append({"index": i, "name": entry["name"], "train": dict(entry.get("train") or {}),
+                    "model": dict(entry.get("model") or {})})
     return out
+
+
+# Model options every backbone takes; any other option (e.g. mobilenet_v2's width_mult) is the
+# backbone's own and names the setting (``mobilenet_v2(width_mult=0.35)``).
+COMMON_MODEL_OPTIONS = ("small_input", "position")
+
+
+def backbone_label(backbone: str, model: Mapping) -> str:
+    """The setting's backbone as tables name it: the name, plus the backbone's own options."""
+    own = {k: v for k, v in sorted(model.items()) if k not in COMMON_MODEL_OPTIONS}
+    return backbone + ("(" + ",".join(f"{k}={v}" for k, v in own.items()) + ")" if own else "")
+
+
+def model_options(config: Mapping, bb: dict, study: dict | None = None) -> dict:
+    """A run's model options: config model < backbone model < study model."""
+    return {**config.get("model", {}), **bb.get("model", {}), **((study or {}).get("model") or {})}
 
 
 def plugin_dirs(config: Mapping, workdir: str | os.PathLike, basedir: str | os.PathLike | None) -> list[str]:

@@ -11,7 +11,7 @@ import json
 from functools import lru_cache
 from typing import Any
 
-from ecabench.plan.config import dataset_identity_options, recipe
+from ecabench.plan.config import backbone_label, dataset_identity_options, model_options, recipe
 from ecabench.plan.errors import PlanError
 from ecabench.plan.studies import parse_baseline
 from ecabench.util import canonical_json
@@ -59,7 +59,7 @@ def check_distinct_datasets(config: dict, datasets: list, backbones: list, bases
     seen: dict = {}
     for ds in datasets:
         for bb in backbones:
-            base = bases.get(ds, bb["name"], recipe(config, ds, bb), config["model"],
+            base = bases.get(ds, bb["name"], recipe(config, ds, bb), model_options(config, bb),
                              f"config key 'datasets[{ds['index']}]' ({ds['name']}) with backbone {bb['name']!r}")
             other = seen.setdefault(canonical_json(base), ds["index"])
             if other != ds["index"]:
@@ -91,7 +91,8 @@ def paired_specs(study: dict, arch: dict, base: dict, ds_name: str) -> list:
         if len(members) < 2 or len({arch[s]["architecture_id"] for s in members}) == 1:
             drop.update(members)
             study["dropped"].append({
-                "backbone": base["backbone"], "dataset": ds_name, "specs": [str(s) for s in members],
+                "backbone": backbone_label(base["backbone"], base["model"]), "dataset": ds_name,
+                "specs": [str(s) for s in members],
                 "k_per_stage": arch[members[0]]["k"],
                 "reason": (f"{key} does not change the architecture" if len(members) > 1
                            else f"no partner differing only in {key}"),
@@ -117,10 +118,10 @@ def group_studies(config: dict, studies: list, datasets: list, backbones: list,
     groups: dict = {}
     cells: dict = {}
     for study in studies:
-        model = {**config["model"], **study["model"]}
         study["placements"], study["dropped"] = [], []
         for ds in datasets:
             for bb in backbones:
+                model = model_options(config, bb, study)
                 train = recipe(config, ds, bb, study)
                 base = bases.get(ds, bb["name"], train, model, f"{study['where']}: train/model overrides")
                 arch = cell_architectures(study, base, bb["name"])

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import copy
 
-from ecabench.plan.config import dataset_identity_options
+from ecabench.plan.config import backbone_label, dataset_identity_options
 from ecabench.plan.errors import PlanError
 from ecabench.plan.measurements import measurement_group
 from ecabench.plan.studies import parse_baseline
@@ -76,10 +76,14 @@ def plan_runs(groups: dict) -> tuple[dict, dict, dict]:
     return runs, measurements, group_runs
 
 
+def _label(g: dict) -> str:
+    return backbone_label(g["base"]["backbone"], g["base"]["model"])
+
+
 def _run_entry(g: dict, chosen, seed: int, rid: str, cfg: dict, mid: str) -> dict:
     ds, base = g["dataset"], g["base"]
     return {
-        "run_id": rid, "config": cfg, "backbone": base["backbone"], "dataset": ds["name"],
+        "run_id": rid, "config": cfg, "backbone": _label(g), "dataset": ds["name"],
         "dataset_index": ds["index"], "seed": seed, "spec": str(chosen), "spec_id": chosen.id,
         "params": chosen.kwargs, "architecture_id": g["arch"]["architecture_id"],
         "k_per_stage": g["arch"]["k"], "aliases": [str(s) for s in g["specs"] if s != chosen],
@@ -97,7 +101,7 @@ def study_output(study: dict, groups: dict, cells: dict, runs: dict, group_runs:
         label = next((s for s in own if str(s) == chosen), own[0])
         ids = [(sd, rid) for sd, rid in group_runs[gkey] if sd in study["seeds"]]
         variants.append({
-            "spec": str(spec), "spec_id": spec.id, "params": spec.kwargs, "backbone": g["base"]["backbone"],
+            "spec": str(spec), "spec_id": spec.id, "params": spec.kwargs, "backbone": _label(g),
             "dataset": g["dataset"]["name"], "architecture_id": g["arch"]["architecture_id"],
             "k_per_stage": g["arch"]["k"], "same_as": None if spec == label else str(label),
             "run_ids": [rid for _, rid in ids],
@@ -109,7 +113,8 @@ def study_output(study: dict, groups: dict, cells: dict, runs: dict, group_runs:
     return {
         "name": study["name"], "title": study["title"], "description": study["description"],
         "kind": study["kind"], "file": study["file"], "baseline": str(baseline) if baseline else None,
-        "grid": study["grid"], "seeds": study["seeds"], "pair_by": study["pair_by"], "train": study["train"],
+        "grid": study["grid"], "seeds": study["seeds"], "precision": study.get("precision"),
+        "pair_by": study["pair_by"], "train": study["train"],
         "model": study["model"], "specs": [str(s) for _, s in study["specs"]], "variants": variants,
         "dropped": study["dropped"], "runs": entries,
     }
@@ -118,7 +123,7 @@ def study_output(study: dict, groups: dict, cells: dict, runs: dict, group_runs:
 def _study_run(g: dict, label, chosen: str, seed: int, rid: str, runs: dict) -> dict:
     return {
         "run_id": rid, "spec": str(label), "spec_id": label.id, "run_spec": chosen, "variant": label.name,
-        "params": label.kwargs, "backbone": g["base"]["backbone"], "dataset": g["dataset"]["name"], "seed": seed,
+        "params": label.kwargs, "backbone": _label(g), "dataset": g["dataset"]["name"], "seed": seed,
         "architecture_id": g["arch"]["architecture_id"], "k_per_stage": g["arch"]["k"],
         "aliases": [str(s) for s in g["specs"] if s != label], "measure_id": runs[rid]["measure_id"],
     }

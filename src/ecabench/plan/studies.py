@@ -134,13 +134,40 @@ def _spec_repr(item: Any) -> str:
     return item if isinstance(item, str) else show(item)
 
 
+def shifted(config: Mapping, seeds) -> list[int]:
+    """Seeds as runs use them: shifted by the config's ``seed_base`` (0 unless set)."""
+    return [int(s) + int(config.get("seed_base") or 0) for s in seeds]
+
+
+def _seeds_and_precision(config: Mapping, ref: Any, i: int) -> tuple[list[int], dict | None]:
+    """A study entry's seeds (shifted) and its two-stage rule (None: fixed seeds).
+
+    With the rule, the candidates are the first ``max_seeds`` seeds from ``seed_base``; stage 1 is
+    the first ``n0`` of them (docs/statistics.md, "Precision by design").
+    """
+    entry = ref if isinstance(ref, Mapping) else {}
+    rule = entry.get("precision", config.get("precision"))
+    if rule is None:
+        return shifted(config, entry.get("seeds", config["seeds"])), None
+    where = f"config key 'studies[{i}]'"
+    if "seeds" in entry:
+        raise PlanError(f"{where}: give either seeds or precision, not both (with precision the seeds are "
+                        "seed_base + 0, 1, ... up to max_seeds)")
+    if rule["max_seeds"] < rule["n0"]:
+        raise PlanError(f"{where}: precision.max_seeds={rule['max_seeds']} is below precision.n0={rule['n0']}; "
+                        "the cap must be at least the stage-1 seeds")
+    seeds = shifted(config, range(rule["max_seeds"]))
+    return seeds, {**rule, "level": 0.95, "stage1_seeds": seeds[:rule["n0"]]}
+
+
 def config_studies(config: Mapping, workdir, basedir) -> list[dict]:
     """Every study the config lists, loaded, with its grid override and seeds, specs expanded."""
     studies, names = [], set()
     for i, ref in enumerate(config["studies"]):
-        override, seeds = None, config["seeds"]
+        override = None
+        seeds, precision = _seeds_and_precision(config, ref, i)
         if isinstance(ref, Mapping):
-            override, seeds = dict(ref.get("grid") or {}), ref.get("seeds", seeds)
+            override = dict(ref.get("grid") or {})
             ref = ref["name"]
         study = load_study(ref, index=i, study_dir=config.get("study_dir", "ablations"), workdir=workdir,
                            basedir=basedir)
@@ -149,6 +176,9 @@ def config_studies(config: Mapping, workdir, basedir) -> list[dict]:
         if study["name"] in names:
             raise PlanError(f"config key 'studies[{i}]': study {study['name']!r} is listed twice")
         names.add(study["name"])
-        study["seeds"] = list(seeds)
+        if precision is not None and study["baseline"] is None:
+            raise PlanError(f"config key 'studies[{i}].precision': study {study['name']!r} has no baseline, so "
+                            "it has no paired comparison whose precision the rule could target")
+        study["seeds"], study["precision"] = list(seeds), precision
         studies.append(study)
     return studies

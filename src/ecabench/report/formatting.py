@@ -91,7 +91,7 @@ def status_text(row) -> str:
 # ----------------------------------------------------------------------------------------- tables
 def format_variant_table(raw: pd.DataFrame, baseline_label: str = "baseline") -> pd.DataFrame:
     """Strings for Markdown/LaTeX/HTML; one row per raw row, same order."""
-    return pd.DataFrame([_variant_cells(r, baseline_label) for _, r in raw.iterrows()])
+    return pd.DataFrame([_variant_cells(r, baseline_label) for _, r in raw.iterrows()]).fillna("")
 
 
 def _variant_cells(r: pd.Series, baseline_label: str) -> dict:
@@ -114,7 +114,16 @@ def _variant_cells(r: pd.Series, baseline_label: str) -> dict:
         "MACs": fmt_si(r["macs"]), "Elementwise FLOPs": fmt_si(r["elementwise_flops"]),
         "Inference img/s": fmt_num(r["inference_images_per_s"], 1), "Rel. throughput": fmt_rel_throughput(r),
         "k per stage": r["k_per_stage"] or "", "Same architecture as": r["same_architecture_as"] or "",
+        **_precision_cells(r),
     }
+
+
+def _precision_cells(r: pd.Series) -> dict:
+    """"±0.62 of ±1.50: target met" for a study with a two-stage seed rule; nothing without one."""
+    if is_missing(r.get("target_half_width")):
+        return {}  # the baseline's cell (or a study without the rule): empty
+    return {"Precision (95% CI half-width)": f"±{fmt_num(r['half_width'])} of ±{fmt_num(r['target_half_width'])}: "
+                                             f"{r['precision']} (n {fmt_int(r['n_pairs'])}, cap {fmt_int(r['max_seeds'])})"}
 
 
 def _delta_cells(r: pd.Series, baseline_label: str) -> dict:

@@ -42,7 +42,7 @@ PAPER_INTRO = (
 )
 
 __all__ = ["PAPER_INTRO", "READING_GUIDE", "TUNED_NOTE", "group_prose", "odd_even_prose", "pairing_text",
-           "study_summary"]
+           "precision_sentence", "study_summary"]
 
 
 def _pts(x: float) -> str:
@@ -151,6 +151,19 @@ def study_summary(vt: pd.DataFrame) -> str:
     if bits:
         text += "; " + ", ".join(bits)
     return text + "."
+
+
+def precision_sentence(title: str, vt: pd.DataFrame) -> str:
+    """How many comparisons of a study with the two-stage seed rule met their target ("" without the rule)."""
+    if "precision" not in vt or vt["precision"].isna().all():
+        return ""
+    cmp = vt[~vt["is_baseline"].astype(bool) & vt["precision"].notna()]
+    counts = cmp["precision"].value_counts()
+    target = float(cmp["target_half_width"].iloc[0])
+    text = (f"{title}: {int(counts.get('target met', 0))} of {len(cmp)} comparisons met their target 95% CI "
+            f"half-width of ±{target:.2f} points")
+    extra = [f"{int(counts[k])} {k}" for k in ("cap reached", "target missed") if counts.get(k)]
+    return text + (f"; {', '.join(extra)}" if extra else "") + " (Stein's two-stage seed rule, docs/statistics.md)."
 
 
 def odd_even_prose(raw: pd.DataFrame) -> list[str]:

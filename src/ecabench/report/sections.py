@@ -72,7 +72,8 @@ def _skipped_notes(meta: dict) -> list[str]:
     return notes
 
 
-def overview_section(df: pd.DataFrame, meta: dict, n_studies: int, headline: list[dict]) -> dict:
+def overview_section(df: pd.DataFrame, meta: dict, n_studies: int, headline: list[dict],
+                     precision: list[str] | None = None) -> dict:
     """Counts of runs by status, the at-a-glance table (best variant per study and setting), warnings."""
     counts = _status_counts(df)
     bad = {s: n for s, n in counts.items() if s != "ok"}
@@ -82,7 +83,8 @@ def overview_section(df: pd.DataFrame, meta: dict, n_studies: int, headline: lis
     return {"n_studies": n_studies, "n_runs": int(df["run_id"].nunique()) if len(df) else 0,
             "status_counts": counts, "incomplete": incomplete,
             "headline": pd.DataFrame(headline) if headline else None,
-            "reading_guide": prose.READING_GUIDE, "skipped_notes": _skipped_notes(meta)}
+            "reading_guide": prose.READING_GUIDE, "skipped_notes": _skipped_notes(meta),
+            "precision": [p for p in precision or [] if p]}
 
 
 # ---------------------------------------------------------------------------------------- studies
@@ -171,7 +173,8 @@ def study_section(name: str, study: dict, sdf: pd.DataFrame, ctx: dict) -> tuple
     at-a-glance rows. ``ctx``: out_dir, metric, curves."""
     title = study.get("title") or name
     out_dir, safe = ctx["out_dir"], safe_name(name)
-    vt = _tab.variant_table(sdf, study.get("baseline"), ctx["metric"], _plan_aliases(study))
+    vt = _tab.add_precision(_tab.variant_table(sdf, study.get("baseline"), ctx["metric"], _plan_aliases(study)),
+                            ctx["precision"].get(name))
     base = _baseline_label(vt, study)
     fmt = _fmt.format_variant_table(vt, base)
     full = pd.concat([vt[["backbone", "dataset"]].rename(columns=str.title).reset_index(drop=True),
@@ -194,6 +197,7 @@ def study_section(name: str, study: dict, sdf: pd.DataFrame, ctx: dict) -> tuple
         "table_files": _links(table_files, out_dir), "throughput": thr if len(thr) else None,
         "odd_even": None, "odd_even_prose": [], "odd_even_files": [],
         "incomplete": inc_fmt if len(inc_fmt) else None, "figures": _study_figures(name, study, sdf, vt, ctx),
+        "precision": prose.precision_sentence(title, vt) if len(vt) else "",
     }
     if "odd_vs_even" in [f["kind"] for f in section["figures"]]:
         section.update(_odd_even_part(name, title, sdf, ctx))

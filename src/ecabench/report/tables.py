@@ -33,9 +33,11 @@ RAW_COLUMNS = [
     "throughput_rel_baseline", "throughput_rel_ci_low", "throughput_rel_ci_high", "throughput_rel_method",
     "train_images_per_s", "train_rel_baseline", "peak_memory_inference_mb", "peak_memory_train_mb",
     "k_per_stage", "k_param", "gamma", "b", "odd", "same_architecture_as", "architecture_id",
+    "target_half_width", "half_width", "target_met", "max_seeds", "precision",
 ]
+TARGET_MET, CAP_REACHED, TARGET_MISSED = "target met", "cap reached", "target missed"
 
-__all__ = ["ACCURACY", "GROUP", "INCOMPLETE_COLUMNS", "RAW_COLUMNS", "STATUS_ORDER", "baseline_spec_id",
+__all__ = ["ACCURACY", "add_precision", "GROUP", "INCOMPLETE_COLUMNS", "RAW_COLUMNS", "STATUS_ORDER", "baseline_spec_id",
            "expand_aliases", "first_value", "incomplete_runs", "odd_even_table", "primary_implementation", "run_level",
            "variant_table"]
 
@@ -234,6 +236,36 @@ def _relative_throughput(gdf: pd.DataFrame) -> None:
             gdf["throughput_rel_method"] = [
                 ("interleaved" if is_none else "ratio of medians") if math.isfinite(v) else ""
                 for v in gdf["throughput_rel_baseline"]]
+
+
+def add_precision(vt: pd.DataFrame, decision: dict | None) -> pd.DataFrame:
+    """Each comparison's precision against its study's two-stage rule, in place (NaN without a rule).
+
+    ``half_width``: the half-width of the t interval of Δ over the n pairs reached; "target met" when
+    it is within the target, else "cap reached" when the setting ran to ``max_seeds``, else "target
+    missed" (the stage-1 sd underestimated the spread, which Stein's rule allows).
+    """
+    if not decision or vt.empty:
+        return vt
+    rule = decision["rule"]
+    capped = {(s["backbone"], s["dataset"]): s["n"] >= rule["max_seeds"] for s in decision["settings"]}
+    cols: dict[str, list] = {"target_half_width": [], "half_width": [], "target_met": [], "max_seeds": [],
+                             "precision": []}
+    for _, r in vt.iterrows():
+        if r["is_baseline"]:
+            for values in cols.values():
+                values.append(None)
+            continue
+        n, sd = r["n_pairs"], r["delta_std"]
+        half = stats.t_quantile(int(n)) * float(sd) / math.sqrt(int(n)) if not pd.isna(n) and n >= 2 else math.nan
+        met = bool(half <= rule["half_width"]) if math.isfinite(half) else False
+        status = TARGET_MET if met else CAP_REACHED if capped.get((r["backbone"], r["dataset"])) else TARGET_MISSED
+        for key, value in zip(cols, (float(rule["half_width"]), half, met, int(rule["max_seeds"]), status)):
+            cols[key].append(value)
+    for key, values in cols.items():
+        vt[key] = pd.Series(values, index=vt.index, dtype=float if key in ("target_half_width", "half_width")
+                            else object)
+    return vt
 
 
 # ------------------------------------------------------------------------------------- aliases

@@ -1,0 +1,46 @@
+"""The two-stage seed rule in the plan: which runs every workflow needs, which ones a rule may add.
+
+A study with ``precision`` lists its candidate seeds up to the cap; the runs of its first ``n0``
+seeds (stage 1) are needed outright, like every run of a study without the rule. The rest wait for
+the workflow's ``precision`` checkpoint (:mod:`ecabench.precision`), which reads the stage-1 records
+and picks, per setting, how many seeds the target needs: the plan names those runs in advance (their
+ids are hashes of their configs), so stage 2 only ever adds runs, and a run made once is never redone.
+"""
+from __future__ import annotations
+
+from typing import Mapping
+
+
+def stages(studies: Mapping) -> dict:
+    """``{"static_runs": [...], "precision": {study: {rule, baseline, candidates}}}`` for a plan's studies."""
+    static: set[str] = set()
+    rules: dict = {}
+    for name, s in studies.items():
+        rule = s.get("precision")
+        if not rule:
+            static.update(r["run_id"] for r in s["runs"])
+            continue
+        stage1 = set(rule["stage1_seeds"])
+        static.update(r["run_id"] for r in s["runs"] if r["seed"] in stage1)
+        rules[name] = {
+            "study": name, "rule": {k: rule[k] for k in ("half_width", "n0", "max_seeds", "level")},
+            "seeds": s["seeds"], "stage1_seeds": rule["stage1_seeds"], "baseline": s["baseline"],
+            "candidates": [{k: r[k] for k in ("run_id", "backbone", "dataset", "seed", "spec", "spec_id")}
+                           for r in s["runs"]],
+        }
+    return {"static_runs": sorted(static), "precision": rules}
+
+
+def stage1_run_ids(rule: Mapping) -> list[str]:
+    stage1 = set(rule["stage1_seeds"])
+    return sorted({c["run_id"] for c in rule["candidates"] if c["seed"] in stage1})
+
+
+def chosen_run_ids(rule: Mapping, decision: Mapping) -> list[str]:
+    """The runs of the seeds a decision (the checkpoint's output) keeps, setting by setting."""
+    keep = {(d["backbone"], d["dataset"]): set(d["seeds"]) for d in decision["settings"]}
+    return sorted({c["run_id"] for c in rule["candidates"]
+                   if c["seed"] in keep.get((c["backbone"], c["dataset"]), ())})
+
+
+__all__ = ["chosen_run_ids", "stage1_run_ids", "stages"]

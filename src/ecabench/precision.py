@@ -1,0 +1,87 @@
+"""Stein's two-stage seed rule, applied: stage-1 run records -> how many seeds each setting needs.
+
+The workflow's ``precision`` checkpoint calls :func:`decide` with a study's rule (from the plan) and
+its stage-1 records. Per (backbone, dataset) setting it measures the sd of every paired difference
+between a variant and the study's baseline over the stage-1 seeds, computes the total seeds each
+comparison needs for the target half-width (:func:`ecabench.stats.stein_total_n`, t quantile with the
+stage-1 degrees of freedom) and keeps the largest, capped at ``max_seeds``. The rule reads spreads
+only, never the differences themselves, so stopping cannot favour a result (Stein 1945; the
+sequential form is Chow & Robbins 1965). A comparison with fewer than two usable stage-1 pairs has
+no sd: its setting runs to the cap.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+import numpy as np
+
+from ecabench.stats import stein_total_n
+
+ACCURACY = "test_top1_pct"
+
+
+def _values(records: Mapping[str, dict], candidates: list[dict], stage1: set) -> dict:
+    """{(backbone, dataset): {spec: {seed: top-1}}} over the stage-1 runs that completed."""
+    out: dict = {}
+    for c in candidates:
+        if c["seed"] not in stage1:
+            continue
+        cell = out.setdefault((c["backbone"], c["dataset"]), {}).setdefault(c["spec"], {})
+        rec = records.get(c["run_id"]) or {}
+        value = (rec.get("metrics") or {}).get(ACCURACY)
+        if rec.get("status") == "ok" and isinstance(value, (int, float)) and math.isfinite(value):
+            cell[c["seed"]] = float(value)
+    return out
+
+
+def _comparison(spec: str, values: dict, base: dict, rule: Mapping) -> dict:
+    seeds = sorted(set(values) & set(base))
+    d = np.array([values[s] - base[s] for s in seeds])
+    sd = float(d.std(ddof=1)) if len(d) >= 2 else math.nan
+    need = stein_total_n(sd, len(d), rule["half_width"], level=rule["level"]) if len(d) >= 2 else -1
+    return {"spec": spec, "n_pairs": len(d), "sd": sd, "n_required": need}
+
+
+def _setting(key: tuple, cell: dict, rule: Mapping, baseline: str, seeds: list[int]) -> dict:
+    base = cell.get(baseline, {})
+    comparisons = [_comparison(spec, v, base, rule) for spec, v in cell.items() if spec != baseline]
+    needs = [c["n_required"] for c in comparisons]
+    unknown = not comparisons or any(n < 0 for n in needs)
+    required = rule["max_seeds"] if unknown else max(needs)
+    n = min(max(required, rule["n0"]), rule["max_seeds"])
+    sds = [c["sd"] for c in comparisons if math.isfinite(c["sd"])]
+    return {"backbone": key[0], "dataset": key[1], "n0": rule["n0"], "comparisons": comparisons,
+            "sd_max": max(sds) if sds else math.nan, "n_required": None if unknown else required, "n": n,
+            "seeds": seeds[:n], "cap_reached": unknown or required > rule["max_seeds"],
+            "note": "a comparison had fewer than 2 stage-1 pairs: its sd is unknown, so the cap" if unknown else ""}
+
+
+def decide(plan_rule: Mapping, records: Mapping[str, dict]) -> dict:
+    """The seeds each setting of a study keeps (``plan_rule``: one entry of the plan's ``precision``)."""
+    rule = plan_rule["rule"]
+    cells = _values(records, plan_rule["candidates"], set(plan_rule["stage1_seeds"]))
+    settings = [_setting(key, cell, rule, plan_rule["baseline"], plan_rule["seeds"])
+                for key, cell in sorted(cells.items())]
+    return {"study": plan_rule["study"], "rule": dict(rule), "baseline": plan_rule["baseline"],
+            "stage1_seeds": list(plan_rule["stage1_seeds"]), "settings": settings}
+
+
+def restrict_plan(plan: Mapping, decisions: list[Mapping]) -> dict:
+    """The plan with each precision study's runs cut to the seeds its decision kept, and the decision
+    attached to the study (``precision_decision``), so the tables list exactly the runs that answer it."""
+    studies = dict(plan.get("studies") or {})
+    for decision in decisions:
+        name = decision["study"]
+        if name not in studies:
+            continue
+        keep = {(s["backbone"], s["dataset"]): set(s["seeds"]) for s in decision["settings"]}
+        s = dict(studies[name])
+        s["runs"] = [r for r in s.get("runs", []) if r.get("seed") in keep.get((r.get("backbone"), r.get("dataset")),
+                                                                               set(decision["stage1_seeds"]))]
+        s["precision_decision"] = decision
+        studies[name] = s
+    return {**plan, "studies": studies}
+
+
+__all__ = ["decide", "restrict_plan"]
