@@ -60,25 +60,30 @@ def _variants(df: pd.DataFrame) -> list[str]:
     return list(dict.fromkeys(df["variant"]))
 
 
-def _pairs(df: pd.DataFrame, a: str, b: str) -> pd.DataFrame:
-    """Rows (setting, seed) with both ``a`` and ``b`` measured: columns ``setting, seed, a, b``."""
+def _wide(df: pd.DataFrame) -> pd.DataFrame:
+    """(setting, seed) x variant values (NaN where a run is missing or failed)."""
     d = _tidy(df)
-    wide = d[d["variant"].isin([a, b])].pivot_table(index=["setting", "seed"], columns="variant", values="value")
+    return d.pivot_table(index=["setting", "seed"], columns="variant", values="value", sort=False)
+
+
+def _pairs(df: pd.DataFrame, a: str, b: str, wide: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Rows (setting, seed) with both ``a`` and ``b`` measured: columns ``setting, seed, a, b``."""
+    wide = _wide(df) if wide is None else wide
     if a not in wide or b not in wide:
         return pd.DataFrame(columns=["setting", "seed", "a", "b"])
-    wide = wide[[a, b]].dropna().reset_index()
-    return wide.rename(columns={a: "a", b: "b"})[["setting", "seed", "a", "b"]]
+    pair = wide[[a, b]].dropna().reset_index()
+    return pair.set_axis(["setting", "seed", "a", "b"], axis=1)
 
 
 def per_setting(df: pd.DataFrame, baseline: str, *, level: float = 0.95) -> pd.DataFrame:
     """One row per (variant, setting): paired ``delta = variant - baseline`` over the seeds both have,
     its t interval and p (``stats.paired_difference``), and ``variance = var(d, ddof=1) / n`` - the
     squared standard error the meta-analysis weights by."""
-    rows = []
+    rows, wide = [], _wide(df)
     for v in [x for x in _variants(_tidy(df)) if x != baseline]:
-        p = _pairs(df, v, baseline)
+        p = _pairs(df, v, baseline, wide)
         for setting, g in p.groupby("setting", sort=False):
-            r = stats.paired_difference(dict(zip(g["seed"], g["a"])), dict(zip(g["seed"], g["b"])), level,
+            r = stats.paired_difference(list(zip(g["seed"], g["a"])), list(zip(g["seed"], g["b"])), level,
                                         stats.PCT_DELTA_RANGE)
             var = r.delta_std ** 2 / r.n_pairs if r.n_pairs >= 2 else math.nan
             rows.append({"variant": v, "baseline": baseline, "setting": setting, "n": r.n_pairs,
