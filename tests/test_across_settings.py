@@ -168,6 +168,11 @@ def test_failed_run_drops_its_pair_only(df):
     assert t.attrs["ranks"]["n_blocks"].iloc[0] == 23  # the ranks need complete blocks
 
 
+def test_missing_baseline_says_so(df):
+    t = A.across_settings(df, "nope", n_boot=NB, bayes_samples=NS)
+    assert (t["note"].str.contains("nothing to compare")).all() and t["pooled_delta"].isna().all()
+
+
 def test_two_variants_no_friedman(df):
     t = A.across_settings(df[df["variant"] != "se"], "base", n_boot=NB, bayes_samples=NS)
     assert np.isnan(t["p_friedman"]).all() and A.TWO_VARIANTS in t["note"].iloc[0]

@@ -36,6 +36,7 @@ ZERO_SD = "zero paired sd (identical differences on every seed): left out of the
 TWO_VARIANTS = "two variants: no Friedman test (needs three or more)"
 NO_BAYES = "baycomp unavailable or failed: no Bayesian signed-rank test"
 ALL_TIES = "identical values in every block"
+NO_PAIRS = "no (setting, seed) with both this variant and the baseline: nothing to compare"
 WILCOXON_ZERO = "pratt"  # zero differences take part in the ranking, then drop out (Pratt 1959)
 COLUMNS = ["variant", "baseline", "settings", "n_pairs", "pooled_delta", "pooled_ci_low", "pooled_ci_high",
            "re_delta", "re_ci_low", "re_ci_high", "i2", "tau2", "p_improve", "p_improve_ci_low",
@@ -287,8 +288,8 @@ def _variant_row(df, ps, v, baseline, *, rope, n_boot, seed, level, bayes_sample
             "re_delta": m["re"], "re_ci_low": m["re_low"], "re_ci_high": m["re_high"], "i2": m["i2"],
             "tau2": m["tau2"], "p_improve": pi, "p_improve_ci_low": pi_lo, "p_improve_ci_high": pi_hi,
             "p_worse": p_worse, "p_rope": p_rope, "p_better": p_better, "rope": rope,
-            "note": _join(m["note"], bnote), "p_improve_significant": bool(pi_lo > 0.5), "level": level,
-            "_p_wilcoxon": _wilcoxon(x, y)}
+            "note": _join(NO_PAIRS if pairs.empty else m["note"], bnote),
+            "p_improve_significant": bool(pi_lo > 0.5), "level": level, "_p_wilcoxon": _wilcoxon(x, y)}
 
 
 def _split(setting: str) -> tuple[str, str]:

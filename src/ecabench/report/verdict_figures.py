@@ -34,9 +34,10 @@ def cd_diagram(ranks_or_df, out_stem, title: str = "", *, alpha: float = 0.05) -
     import scikit_posthocs as sp
 
     _theme()
-    fig, ax = plt.subplots(figsize=(7, 0.5 + 0.35 * len(ranks)))
+    fig, ax = plt.subplots(figsize=(7, 1.2 + 0.35 * len(ranks)))
     sp.critical_difference_diagram(ranks, sig.loc[ranks.index, ranks.index], alpha=alpha, ax=ax)
-    ax.set_xlabel(f"mean rank (1 = most accurate); joined: not different (Nemenyi, \u03b1 = {alpha:g})")
+    ax.set_title(f"mean rank (1 = most accurate); joined: not different (Nemenyi, \u03b1 = {alpha:g})",
+                 fontsize=9, color="0.3")
     return _finish(fig, Path(out_stem), title)
 
 
@@ -79,6 +80,4 @@ def forest_plot(per_setting_rows: pd.DataFrame, pooled_row, out_stem, title: str
     ax.axvline(0.0, color="crimson", lw=1, ls="--")
     ax.set_yticks(ticks, names)
     ax.set_xlabel("\u0394 test top-1 (points, variant \u2212 baseline; bars: CI)")
-    if ax.get_legend_handles_labels()[0]:
-        ax.legend(loc="best", fontsize=8)
     return _finish(fig, Path(out_stem), title)
