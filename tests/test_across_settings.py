@@ -181,7 +181,9 @@ def test_two_variants_no_friedman(df):
 def test_verdict_words(table):
     eca = A.verdict_words(table.iloc[0])
     assert "eca is" in eca and "worse than base" in eca and "3 settings" in eca and "disagree" in eca
-    assert "P(worse)" in eca and "random effects" in eca
+    assert "P(worse)" in eca and "random effects)" in eca and "reliably below 0.5" in eca
+    se = A.verdict_words(table.iloc[1])  # fixed effect above 0, random effects across 0
+    assert "better than base" in se and "could go either way" in se
     row = dict(table.iloc[1], pooled_delta=0.1, pooled_ci_low=-0.2, pooled_ci_high=0.4, i2=0.1)
     assert "inside the noise" in A.verdict_words(row) and "disagree" not in A.verdict_words(row)
 

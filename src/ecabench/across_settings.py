@@ -394,12 +394,14 @@ def verdict_words(row) -> str:
         else:
             word = "better" if r["pooled_delta"] > 0 else "worse"
             parts.append(f"{v} is {_num(abs(r['pooled_delta']))} points {word} than {b} on average {over} {ci}")
+        either = " - could go either way" if stats.inside_noise(r["re_ci_low"], r["re_ci_high"]) else ""
         parts.append(f"on a new setting expect {_num(r['re_ci_low'], True)} to {_num(r['re_ci_high'], True)} "
-                     "(random effects)")
+                     f"(random effects{either})")
         if r["i2"] > 0.5:
             parts.append(f"the settings disagree (I\u00b2 {100 * r['i2']:.0f}%)")
     if math.isfinite(r["p_improve"]):
         sig = ", reliably above 0.5" if r["p_improve_ci_low"] > 0.5 else ""
+        sig = ", reliably below 0.5" if r["p_improve_ci_high"] < 0.5 else sig
         parts.append(f"P(better on a seed) {r['p_improve']:.2f} [{r['p_improve_ci_low']:.2f}, "
                      f"{r['p_improve_ci_high']:.2f}]{sig}")
     if math.isfinite(r["p_worse"]):
