@@ -81,7 +81,7 @@ def _label(g: dict) -> str:
 
 
 def _run_entry(g: dict, chosen, seed: int, rid: str, cfg: dict, mid: str) -> dict:
-    ds, base = g["dataset"], g["base"]
+    ds = g["dataset"]
     return {
         "run_id": rid, "config": cfg, "backbone": _label(g), "dataset": ds["name"],
         "dataset_index": ds["index"], "seed": seed, "spec": str(chosen), "spec_id": chosen.id,

@@ -122,8 +122,9 @@ def _precision_cells(r: pd.Series) -> dict:
     """"±0.62 of ±1.50: target met" for a study with a two-stage seed rule; nothing without one."""
     if is_missing(r.get("target_half_width")):
         return {}  # the baseline's cell (or a study without the rule): empty
-    return {"Precision (95% CI half-width)": f"±{fmt_num(r['half_width'])} of ±{fmt_num(r['target_half_width'])}: "
-                                             f"{r['precision']} (n {fmt_int(r['n_pairs'])}, cap {fmt_int(r['max_seeds'])})"}
+    text = (f"±{fmt_num(r['half_width'])} of ±{fmt_num(r['target_half_width'])}: {r['precision']} "
+            f"(n {fmt_int(r['n_pairs'])}, cap {fmt_int(r['max_seeds'])})")
+    return {"Precision (95% CI half-width)": text}
 
 
 def _delta_cells(r: pd.Series, baseline_label: str) -> dict:

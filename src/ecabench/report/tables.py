@@ -37,9 +37,9 @@ RAW_COLUMNS = [
 ]
 TARGET_MET, CAP_REACHED, TARGET_MISSED = "target met", "cap reached", "target missed"
 
-__all__ = ["ACCURACY", "add_precision", "GROUP", "INCOMPLETE_COLUMNS", "RAW_COLUMNS", "STATUS_ORDER", "baseline_spec_id",
-           "expand_aliases", "first_value", "incomplete_runs", "odd_even_table", "primary_implementation", "run_level",
-           "variant_table"]
+__all__ = ["ACCURACY", "GROUP", "INCOMPLETE_COLUMNS", "RAW_COLUMNS", "STATUS_ORDER", "add_precision",
+           "baseline_spec_id", "expand_aliases", "first_value", "incomplete_runs", "odd_even_table",
+           "primary_implementation", "run_level", "variant_table"]
 
 
 # --------------------------------------------------------------------------------------- helpers
