@@ -34,36 +34,16 @@ Importing this package is light (no pandas/matplotlib); ``build_report`` loads t
 """
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 from ecabench.plan.reader import load_plan
 from ecabench.report.layout import figure_kinds, figure_paths, report_paths, table_paths
 
 __all__ = ["build_report", "figure_paths", "figure_kinds", "table_paths", "report_paths", "load_plan"]
 
 
-def build_report(summary_path: str | os.PathLike, plan_path: str | os.PathLike | dict | None,
-                 out_dir: str | os.PathLike = "reports", config: dict | None = None,
-                 reference_csv: str | os.PathLike | None = None, curves_path: str | os.PathLike | None = None,
-                 *, paper_comparison: bool = True, meta_path: str | os.PathLike | None = None,
-                 metric: str = "test_top1_pct", title: str = "ecabench report",
-                 paper_counts: str | os.PathLike | None = None) -> Path:
-    """Write the report (see the module docstring) and return the path of ``index.html``.
+def __getattr__(name: str):
+    """``build_report`` is loaded on first use (it needs pandas, matplotlib and seaborn)."""
+    if name == "build_report":
+        from ecabench.report.build import build_report
 
-    ``summary_path``: ``results/summary.parquet`` (or ``.csv``) from :func:`ecabench.aggregate.aggregate`.
-    ``plan_path``: ``results/plan.json`` (or the plan dict, or None: the studies in the table).
-    ``config``: the workflow configuration shown in the report (default: the plan's ``config``).
-    ``reference_csv``: the paper's Table 3 (default: ``config['report']['reference_csv']``, then the copy
-    shipped in the package; not found: the section says so). ``paper_counts``: the suite's counts from
-    the workflow's ``paper_counts`` job (default: counted here with :mod:`ecabench.reference.counts`
-    unless ``paper_comparison=False``).
-    ``curves_path``/``meta_path``: default ``<summary stem>_curves.parquet`` / ``_meta.json`` beside it.
-    ``paper_comparison=False`` skips building the ImageNet models for the suite's own counts (the paper's
-    figures are still shown). ``metric``: the accuracy metric of the tables (test top-1 by default).
-    """
-    from ecabench.report.build import build_report as _build
-
-    return _build(summary_path, plan_path, out_dir, config, reference_csv, curves_path,
-                  paper_comparison=paper_comparison, meta_path=meta_path, metric=metric, title=title,
-                  paper_counts=paper_counts)
+        return build_report
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -47,9 +47,10 @@ def build_report(summary_path: str | os.PathLike, plan_path: str | os.PathLike |
                  reference_csv: str | os.PathLike | None = None, curves_path: str | os.PathLike | None = None,
                  *, paper_comparison: bool = True, meta_path: str | os.PathLike | None = None,
                  metric: str = "test_top1_pct", title: str = "ecabench report",
-                 paper_counts: str | os.PathLike | None = None) -> Path:
+                 paper_counts: str | os.PathLike | None = None, rope: float = 0.5) -> Path:
     """Write the report (see :mod:`ecabench.report`) and return the path of ``index.html``.
 
+    ``rope``: the region of practical equivalence of the Bayesian signed-rank test, in points of top-1.
     ``config``: the workflow configuration shown in the report (default: the plan's ``config``).
     ``reference_csv``: the paper's Table 3 (default: found by :func:`ecabench.reference.find_reference_csv`).
     ``curves_path``: the curves table (default: ``<summary stem>_curves.parquet`` beside the summary).
@@ -68,7 +69,7 @@ def build_report(summary_path: str | os.PathLike, plan_path: str | os.PathLike |
     meta = read_meta(summary_path) if meta_path is None else json.loads(Path(meta_path).read_text())
 
     ctx = {"out_dir": out_dir, "metric": metric, "curves": _curves(summary_path, curves_path),
-           "precision": meta.get("precision") or {}}
+           "precision": meta.get("precision") or {}, "rope": rope, "n_boot": 2000, "bayes_samples": 20000}
     studies, headline = [], []
     for name, study in _studies(plan, meta, df).items():
         section, rows = sections.study_section(name, study, df[df["study"] == name], ctx)
@@ -77,7 +78,8 @@ def build_report(summary_path: str | os.PathLike, plan_path: str | os.PathLike |
     data = {
         "title": title, "generated": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "summary_path": str(summary_path), "plan_path": str(plan_path if not isinstance(plan_path, dict) else "<dict>"),
-        "overview": sections.overview_section(df, meta, len(studies), headline, [s["precision"] for s in studies]),
+        "overview": sections.overview_section(df, meta, len(studies), headline, [s["precision"] for s in studies],
+                                              [r for s in studies if s["verdict"] for r in s["verdict"]["headline"]]),
         "studies": studies,
         "paper": sections.paper_section(out_dir, config, reference_csv, paper_counts, paper_comparison),
         "environment": sections.environment_section(meta),

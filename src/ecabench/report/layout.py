@@ -19,6 +19,19 @@ TABLE_FORMATS = ("csv", "md", "tex", "html")
 _KIND_BY_STUDY = {"kernel": "accuracy_vs_k", "gamma_b": "gamma_b_heatmap", "odd_rule": "odd_vs_even"}
 
 
+def rel_path(path: str | os.PathLike, out_dir: str | os.PathLike) -> str:
+    """``path`` relative to the report folder (links keep working when the folder moves)."""
+    try:
+        return Path(path).resolve().relative_to(Path(out_dir).resolve()).as_posix()
+    except ValueError:
+        return Path(path).as_posix()
+
+
+def file_links(files: dict, out_dir: str | os.PathLike) -> list[dict]:
+    """[{"label": "CSV", "href": "tables/x.csv"}, ...] for a {format: path} mapping."""
+    return [{"label": k.upper(), "href": rel_path(p, out_dir)} for k, p in files.items()]
+
+
 def safe_name(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.\-]+", "_", str(text)).strip("_") or "x"
 

@@ -26,22 +26,14 @@ from ecabench.report import formatting as _fmt
 from ecabench.report import paper as _paper
 from ecabench.report import prose
 from ecabench.report import tables as _tab
-from ecabench.report.layout import figure_kinds, safe_name
+from ecabench.report.layout import figure_kinds, file_links, rel_path, safe_name
+from ecabench.report.verdicts import verdict_section
 from ecabench.report.writers import write_table
 
 __all__ = ["config_section", "environment_section", "overview_section", "paper_section", "study_section"]
 
 
-def _rel(path: Path, out_dir: Path) -> str:
-    try:
-        return Path(path).resolve().relative_to(Path(out_dir).resolve()).as_posix()
-    except ValueError:
-        return Path(path).as_posix()
 
-
-def _links(files: dict, out_dir: Path) -> list[dict]:
-    """[{"label": "CSV", "href": "tables/x.csv"}, ...] for a {format: path} mapping."""
-    return [{"label": k.upper(), "href": _rel(p, out_dir)} for k, p in files.items()]
 
 
 def anchor(name: str) -> str:
@@ -73,7 +65,7 @@ def _skipped_notes(meta: dict) -> list[str]:
 
 
 def overview_section(df: pd.DataFrame, meta: dict, n_studies: int, headline: list[dict],
-                     precision: list[str] | None = None) -> dict:
+                     precision: list[str] | None = None, verdicts: list[dict] | None = None) -> dict:
     """Counts of runs by status, the at-a-glance table (best variant per study and setting), warnings."""
     counts = _status_counts(df)
     bad = {s: n for s, n in counts.items() if s != "ok"}
@@ -84,7 +76,8 @@ def overview_section(df: pd.DataFrame, meta: dict, n_studies: int, headline: lis
             "status_counts": counts, "incomplete": incomplete,
             "headline": pd.DataFrame(headline) if headline else None,
             "reading_guide": prose.READING_GUIDE, "skipped_notes": _skipped_notes(meta),
-            "precision": [p for p in precision or [] if p]}
+            "precision": [p for p in precision or [] if p],
+            "verdicts": pd.DataFrame(verdicts) if verdicts else None}
 
 
 # ---------------------------------------------------------------------------------------- studies
@@ -142,7 +135,7 @@ def _study_figures(name: str, study: dict, sdf: pd.DataFrame, vt: pd.DataFrame, 
     for kind in _study_kinds(study, sdf):
         paths = draw[kind](_fig.figure_stem(ctx["out_dir"], name, kind))
         figs.append({"kind": kind, "caption": _fig.CAPTIONS[kind], "png": paths["png"],
-                     "src": _rel(paths["png"], ctx["out_dir"]), "files": _links(paths, ctx["out_dir"])})
+                     "src": rel_path(paths["png"], ctx["out_dir"]), "files": file_links(paths, ctx["out_dir"])})
     return figs
 
 
@@ -164,7 +157,7 @@ def _odd_even_part(name: str, title: str, sdf: pd.DataFrame, ctx: dict) -> dict:
     files = write_table(raw, formatted, ctx["out_dir"] / "tables", f"{safe_name(name)}__odd_even",
                         caption=f"{title}: odd rule, paired differences")
     return {"odd_even": formatted, "odd_even_prose": prose.odd_even_prose(raw),
-            "odd_even_files": _links(files, ctx["out_dir"])}
+            "odd_even_files": file_links(files, ctx["out_dir"])}
 
 
 def study_section(name: str, study: dict, sdf: pd.DataFrame, ctx: dict) -> tuple[dict, list[dict]]:
@@ -194,10 +187,12 @@ def study_section(name: str, study: dict, sdf: pd.DataFrame, ctx: dict) -> tuple
         "name": name, "anchor": anchor(name), "title": title, "description": description, "links": links,
         "kind": study.get("kind", "other"), "baseline_spec": base, "groups": groups,
         "summary": prose.study_summary(vt) if len(vt) else "", "pairing": prose.pairing_text(vt) if len(vt) else "",
-        "table_files": _links(table_files, out_dir), "throughput": thr if len(thr) else None,
+        "table_files": file_links(table_files, out_dir), "throughput": thr if len(thr) else None,
         "odd_even": None, "odd_even_prose": [], "odd_even_files": [],
         "incomplete": inc_fmt if len(inc_fmt) else None, "figures": _study_figures(name, study, sdf, vt, ctx),
         "precision": prose.precision_sentence(title, vt) if len(vt) else "",
+        "verdict": verdict_section(name, title, sdf, base if vt["is_baseline"].any() else None, ctx)
+        if len(vt) else None,
     }
     if "odd_vs_even" in [f["kind"] for f in section["figures"]]:
         section.update(_odd_even_part(name, title, sdf, ctx))
@@ -230,7 +225,7 @@ def paper_section(out_dir: Path, config: dict, reference_csv: str | os.PathLike 
                             caption="ECA paper Table 3 beside the suite's counts")
     return {"intro": prose.PAPER_INTRO, "message": pc["message"], "formatted": pc["formatted"],
             "path": shown_reference(pc["path"]) if pc["path"] is not None else None, "citation": CITATION,
-            "files": _links(files, out_dir)}
+            "files": file_links(files, out_dir)}
 
 
 # ------------------------------------------------------------------------------------ environment
