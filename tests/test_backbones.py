@@ -97,6 +97,48 @@ def test_baseline_matches_torchvision(ours, theirs):
         torch.testing.assert_close(model(x), ref(x))
 
 
+def test_mobilenet_v2_width_1_is_todays_architecture():
+    """width_mult=1.0 (the default) keeps the parameter count and state_dict keys exactly."""
+    default, explicit = mobilenet_v2(), mobilenet_v2(width_mult=1.0)
+    assert n_params(default) == n_params(explicit) == 3_504_872  # torchvision's MobileNetV2, 1000 classes
+    assert list(default.state_dict()) == list(explicit.state_dict())
+    explicit.load_state_dict(torchvision.models.mobilenet_v2().state_dict(), strict=True)
+
+
+@pytest.mark.parametrize("width", [0.35, 0.5, 0.75, 1.4])
+def test_mobilenet_v2_width_mult_matches_torchvision(width):
+    """Every width rounds channels as torchvision does: its state_dict loads strictly, outputs agree."""
+    torch.manual_seed(0)
+    ref = torchvision.models.mobilenet_v2(width_mult=width, num_classes=10)
+    model = mobilenet_v2(width_mult=width, num_classes=10)
+    model.load_state_dict(ref.state_dict(), strict=True)
+    assert n_params(model) == n_params(ref)
+    convs = [m.out_channels for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert convs == [m.out_channels for m in ref.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert all(c % 8 == 0 for c in convs)
+    model.eval(), ref.eval()
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), ref(x))
+
+
+@pytest.mark.parametrize("bad", [0, -0.5, "wide", True, 5])
+def test_mobilenet_v2_bad_width_mult_is_refused(bad):
+    with pytest.raises(ValueError, match="width_mult must be a number in"):
+        mobilenet_v2(width_mult=bad)
+
+
+def test_width_mult_is_a_model_option_of_mobilenet_v2_only():
+    from ecabench.experiment import make_run_config
+
+    cfg = make_run_config(backbone="mobilenet_v2", attention="eca", dataset="digits", model={"width_mult": 0.5})
+    assert cfg["model"]["width_mult"] == 0.5
+    plain = make_run_config(backbone="mobilenet_v2", attention="eca", dataset="digits", model={"width_mult": 1.0})
+    assert "width_mult" not in plain["model"]  # the default names no option: run ids of width 1.0 do not change
+    with pytest.raises(ValueError, match="model options of cifar_resnet20: unknown option 'width_mult'"):
+        make_run_config(backbone="resnet20", attention="eca", dataset="digits", model={"width_mult": 0.5})
+
+
 def test_resnet50_reference_count():
     assert n_params(resnet50()) == 25_557_032  # DESIGN.md reference, 1000 classes
 
