@@ -112,6 +112,19 @@ def cell_architectures(study: dict, base: dict, backbone: str) -> dict:
     return arch
 
 
+def study_backbones(study: dict, backbones: list) -> list:
+    """The config's backbone entries a study runs on (all unless its entry names some)."""
+    wanted = study.get("backbones")
+    if not wanted:
+        return backbones
+    known = {bb["name"] for bb in backbones}
+    for name in wanted:
+        if name not in known:
+            raise PlanError(f"{study['where']}: backbones lists {name!r}, which is not one of the config's "
+                            f"backbones ({', '.join(sorted(known))})")
+    return [bb for bb in backbones if bb["name"] in wanted]
+
+
 def group_studies(config: dict, studies: list, datasets: list, backbones: list,
                   bases: BaseConfigs) -> tuple[dict, dict]:
     """(groups, study_cells): group key -> group; (study, group key) -> the study's specs in it."""
@@ -120,7 +133,7 @@ def group_studies(config: dict, studies: list, datasets: list, backbones: list,
     for study in studies:
         study["placements"], study["dropped"] = [], []
         for ds in datasets:
-            for bb in backbones:
+            for bb in study_backbones(study, backbones):
                 model = model_options(config, bb, study)
                 train = recipe(config, ds, bb, study)
                 base = bases.get(ds, bb["name"], train, model, f"{study['where']}: train/model overrides")

@@ -164,9 +164,10 @@ def config_studies(config: Mapping, workdir, basedir) -> list[dict]:
     """Every study the config lists, loaded, with its grid override and seeds, specs expanded."""
     studies, names = [], set()
     for i, ref in enumerate(config["studies"]):
-        override = None
+        override, ref_backbones = None, None
         seeds, precision = _seeds_and_precision(config, ref, i)
         if isinstance(ref, Mapping):
+            ref_backbones = ref.get("backbones")
             override = dict(ref.get("grid") or {})
             ref = ref["name"]
         study = load_study(ref, index=i, study_dir=config.get("study_dir", "ablations"), workdir=workdir,
@@ -180,5 +181,6 @@ def config_studies(config: Mapping, workdir, basedir) -> list[dict]:
             raise PlanError(f"config key 'studies[{i}].precision': study {study['name']!r} has no baseline, so "
                             "it has no paired comparison whose precision the rule could target")
         study["seeds"], study["precision"] = list(seeds), precision
+        study["backbones"] = list(ref_backbones) if ref_backbones else None
         studies.append(study)
     return studies
