@@ -65,7 +65,8 @@ def _skipped_notes(meta: dict) -> list[str]:
 
 
 def overview_section(df: pd.DataFrame, meta: dict, n_studies: int, headline: list[dict],
-                     precision: list[str] | None = None, verdicts: list[dict] | None = None) -> dict:
+                     precision: list[str] | None = None, verdicts: list[dict] | None = None,
+                     answers: list[str] | None = None) -> dict:
     """Counts of runs by status, the at-a-glance table (best variant per study and setting), warnings."""
     counts = _status_counts(df)
     bad = {s: n for s, n in counts.items() if s != "ok"}
@@ -77,7 +78,7 @@ def overview_section(df: pd.DataFrame, meta: dict, n_studies: int, headline: lis
             "headline": pd.DataFrame(headline) if headline else None,
             "reading_guide": prose.READING_GUIDE, "skipped_notes": _skipped_notes(meta),
             "precision": [p for p in precision or [] if p],
-            "verdicts": pd.DataFrame(verdicts) if verdicts else None}
+            "verdicts": pd.DataFrame(verdicts) if verdicts else None, "answers": [a for a in answers or [] if a]}
 
 
 # ---------------------------------------------------------------------------------------- studies
@@ -191,8 +192,8 @@ def study_section(name: str, study: dict, sdf: pd.DataFrame, ctx: dict) -> tuple
         "odd_even": None, "odd_even_prose": [], "odd_even_files": [],
         "incomplete": inc_fmt if len(inc_fmt) else None, "figures": _study_figures(name, study, sdf, vt, ctx),
         "precision": prose.precision_sentence(title, vt) if len(vt) else "",
-        "verdict": verdict_section(name, title, sdf, base if vt["is_baseline"].any() else None, ctx)
-        if len(vt) else None,
+        "verdict": verdict_section(name, title, sdf, base if vt["is_baseline"].any() else None, ctx,
+                                   str(study.get("kind", "other")).removeprefix("eca_")) if len(vt) else None,
     }
     if "odd_vs_even" in [f["kind"] for f in section["figures"]]:
         section.update(_odd_even_part(name, title, sdf, ctx))

@@ -89,13 +89,82 @@ def _figures(name: str, title: str, seeds: pd.DataFrame, raw: pd.DataFrame, base
     return figs
 
 
-def verdict_section(name: str, title: str, sdf: pd.DataFrame, baseline: str | None, ctx: dict) -> dict:
+# A design study's factor, as its omnibus answer names it (study kinds of ablations/*.yaml).
+DESIGN_FACTORS = {"kernel": "k", "gamma_b": "γ and b", "odd_rule": "the odd rule"}
+PLAIN = "none"  # the plain backbone: a reference of design studies, not a level of their factor
+
+
+def _omnibus(name: str, title: str, factor: str, seeds: pd.DataFrame, ctx: dict) -> tuple[dict, list[str]]:
+    """Per setting: does the factor matter at all (Friedman over its levels on the paired seeds)?"""
+    rows, words = [], []
+    levels = seeds[seeds["variant"] != PLAIN]
+    for setting, g in levels.groupby("setting", sort=False):
+        r = across.omnibus(g)
+        backbone, _, dataset = str(setting).partition("/")
+        rows.append({"backbone": backbone, "dataset": dataset, **r})
+        words.append(f"{title} ({backbone} / {dataset}): " + omnibus_words(r, factor))
+    raw = pd.DataFrame(rows)
+    fmt = pd.DataFrame({
+        "Backbone": raw["backbone"], "Dataset": raw["dataset"], "Test": raw["test"],
+        "Statistic": [fmt_num(x) for x in raw["statistic"]], "p": [fmt_p(p) for p in raw["p_value"]],
+        "Levels": raw["levels"].astype(str), "n": raw["n"].astype(str),
+        "Largest gap [95% CI]": [f"{a} − {b}: {_with_ci(x, lo, hi)}" if a else MISSING for a, b, x, lo, hi in
+                                 zip(raw["gap_a"], raw["gap_b"], raw["largest_gap"], raw["gap_ci_low"],
+                                     raw["gap_ci_high"])],
+        "MDE (80% power)": [fmt_num(x) for x in raw["mde"]], "Note": raw["note"].fillna(""),
+    }) if len(raw) else raw
+    files = file_links(write_table(raw, fmt, ctx["out_dir"] / "tables", f"{safe_name(name)}__omnibus",
+                                   caption=f"{title}: does {factor} matter at all?"), ctx["out_dir"])
+    return {"table": fmt, "files": files}, words
+
+
+def omnibus_words(r: dict, factor: str) -> str:
+    """The omnibus answer in words: the factor matters, or no detectable effect and the smallest detectable gap."""
+    if not isinstance(r.get("p_value"), float) or pd.isna(r["p_value"]):
+        return f"cannot tell whether {factor} matters ({r.get('note') or 'no test'})."
+    test = f"{r['test']} p = {fmt_p(r['p_value'])}, {r['levels']} levels, n = {r['n']} seeds"
+    gap = (f"largest gap {r['gap_a']} − {r['gap_b']} {_with_ci(r['largest_gap'], r['gap_ci_low'], r['gap_ci_high'])}"
+           if r.get("gap_a") else "")
+    if r["p_value"] < 0.05:
+        return f"{factor} matters ({test}; {gap})."
+    return (f"no detectable effect of {factor} ({test}); smallest detectable gap {fmt_num(r['mde'])} points "
+            f"at 80% power{'; ' + gap if gap else ''}.")
+
+
+def best_module_words(seeds: pd.DataFrame, pw: pd.DataFrame, title: str, exclude: set) -> str:
+    """The most accurate attention module (mean top-1 over every setting and seed) and its paired margin
+    over the runner-up: pooled over settings, or the one setting's when only one was run."""
+    means = seeds[~seeds["variant"].isin(exclude)].groupby("variant")["value"].mean().sort_values(ascending=False)
+    if len(means) < 2:
+        return ""
+    best, second = means.index[0], means.index[1]
+    pair = pw[((pw["a"] == best) & (pw["b"] == second)) | ((pw["a"] == second) & (pw["b"] == best))]
+    hit = pair[pair["backbone"] == "all"]
+    where = "across settings"
+    if (hit.empty or pd.isna(hit["delta"].iloc[0])) and (pair["backbone"] != "all").sum() == 1:
+        hit, where = pair[pair["backbone"] != "all"], f"on {pair['setting'].iloc[0]}"
+    if hit.empty or pd.isna(hit["delta"].iloc[0]):
+        return f"{title}: best attention module {best} (runner-up {second}); no paired margin could be computed."
+    r = hit.iloc[0]
+    sign = 1 if r["a"] == best else -1
+    lo, hi = sorted((sign * r["ci_low"], sign * r["ci_high"]))
+    noise = "inside the noise" if lo <= 0 <= hi else "beyond the noise"
+    return (f"{title}: best attention module {where} {best}; paired margin over the runner-up {second} "
+            f"{_with_ci(sign * r['delta'], lo, hi)} points (Holm p = {fmt_p(r['p_holm'])}, n = {int(r['n'])} pairs) "
+            f"— {noise}.")
+
+
+def verdict_section(name: str, title: str, sdf: pd.DataFrame, baseline: str | None, ctx: dict,
+                    kind: str = "other") -> dict:
     """Tables, figures and one headline line per variant; empty without a baseline or runs."""
     seeds = per_seed(sdf, ctx["metric"])
-    out: dict = {"across": None, "pairwise": None, "files": [], "pairwise_files": [], "figures": [], "headline": []}
+    out: dict = {"across": None, "pairwise": None, "files": [], "pairwise_files": [], "figures": [], "headline": [],
+                 "omnibus": None, "answers": []}
     if seeds.empty:
         return out
     safe = safe_name(name)
+    if kind in DESIGN_FACTORS:
+        out["omnibus"], out["answers"] = _omnibus(name, title, DESIGN_FACTORS[kind], seeds, ctx)
     pw = across.pairwise(seeds)
     out["pairwise"] = _format_pairwise(pw)
     out["pairwise_files"] = file_links(write_table(pw, out["pairwise"], ctx["out_dir"] / "tables", f"{safe}__pairwise",
@@ -109,6 +178,8 @@ def verdict_section(name: str, title: str, sdf: pd.DataFrame, baseline: str | No
     out["files"] = file_links(write_table(raw, out["across"], ctx["out_dir"] / "tables", f"{safe}__across_settings",
                                           caption=f"{title}: verdict across settings vs {baseline}"), ctx["out_dir"])
     out["figures"] = _figures(name, title, seeds, raw, baseline, ctx)
+    if kind == "zoo":
+        out["answers"].append(best_module_words(seeds, pw, title, {PLAIN, baseline}))
     out["headline"] = [{"Study": title, "Variant": r["variant"], "vs": baseline,
                         "Pooled Δ [95% CI]": _with_ci(r["pooled_delta"], r["pooled_ci_low"], r["pooled_ci_high"]),
                         "Random effects [95% CI]": _with_ci(r["re_delta"], r["re_ci_low"], r["re_ci_high"]),
