@@ -137,7 +137,8 @@ rule paper_counts:
 
 rule aggregate:
     input:
-        runs=aggregate_runs,
+        runs=expand(f"{RESULTS}/runs/{{run_id}}.json", run_id=STATIC_RUN_IDS),
+        stage2=stage2_runs,
         precision=precision_decisions,
         measure=expand(f"{RESULTS}/measure/{{measure_id}}.json", measure_id=MEASURE_IDS),
         plan=f"{RESULTS}/plan.json",

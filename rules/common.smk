@@ -28,7 +28,9 @@ config.update(PLAN["config"])  # the checked config, with the schema's defaults
 RESULTS = config["results_dir"].rstrip("/")
 REPORTS = config["reports_dir"].rstrip("/")
 LOGS = f"{RESULTS}/logs"
-RUN_IDS = sorted(PLAN["runs"])  # every run the plan may need (stage 2 of a precision study included)
+RUN_IDS = sorted(
+    PLAN["runs"]
+)  # every run the plan may need (stage 2 of a precision study included)
 STATIC_RUN_IDS = PLAN["static_runs"]  # needed whatever the precision checkpoints decide
 PRECISION_STUDIES = sorted(PLAN["precision"])
 MEASURE_IDS = sorted(PLAN["measurements"])
@@ -93,7 +95,10 @@ def tuning_fragments(wildcards):
 
 def precision_stage1(wildcards):
     """The stage-1 run records of a precision study (its first n0 seeds)."""
-    return [f"{RESULTS}/runs/{rid}.json" for rid in stage1_run_ids(PLAN["precision"][wildcards.study])]
+    return [
+        f"{RESULTS}/runs/{rid}.json"
+        for rid in stage1_run_ids(PLAN["precision"][wildcards.study])
+    ]
 
 
 def precision_rule(wildcards):
@@ -104,11 +109,12 @@ def precision_decisions(wildcards):
     return [f"{RESULTS}/precision/{study}.json" for study in PRECISION_STUDIES]
 
 
-def aggregate_runs(wildcards):
-    """Every run the report needs: the static ones, and each precision study's stage-2 seeds as its
-    checkpoint decided (evaluated once the checkpoint has run)."""
-    ids = set(STATIC_RUN_IDS)
+def stage2_runs(wildcards):
+    """Each precision study's runs beyond stage 1, as its checkpoint decided (evaluated once the
+    checkpoint has run; the static runs are a separate input, so they are scheduled from the start).
+    """
+    ids = set()
     for study in PRECISION_STUDIES:
         with open(checkpoints.precision.get(study=study).output[0]) as fh:
             ids.update(chosen_run_ids(PLAN["precision"][study], json.load(fh)))
-    return [f"{RESULTS}/runs/{rid}.json" for rid in sorted(ids)]
+    return [f"{RESULTS}/runs/{rid}.json" for rid in sorted(ids - set(STATIC_RUN_IDS))]

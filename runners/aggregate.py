@@ -9,7 +9,7 @@ from ecabench.runtime import job
 snakemake = globals()["snakemake"]  # injected by Snakemake's script directive
 with job(snakemake):  # logs to the rule's log file, loads the config's plugins
     aggregate(
-        list(snakemake.input.runs),
+        list(snakemake.input.runs) + list(snakemake.input.stage2),
         list(snakemake.input.measure),
         snakemake.input.plan,
         snakemake.output.parquet,

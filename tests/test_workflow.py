@@ -179,10 +179,17 @@ def test_default_config_plan(tmp_path):
         for r in study["runs"]:
             seeds_of.setdefault(r["architecture_id"], set()).add(r["seed"])
     assert len(plan["runs"]) == sum(len(v) for v in seeds_of.values())
-    (m,) = plan["measurements"].values()  # one backbone, one input: one measure job for every architecture
-    assert set(m["architectures"]) == archs
-    # the headline study has the seeds its precision target needs (docs/statistics.md)
-    assert len(plan["studies"]["attention_zoo"]["seeds"]) >= 4
+    # one measure job per backbone and input, timing every architecture of that backbone
+    assert len(plan["measurements"]) == 2
+    assert set().union(*(m["architectures"] for m in plan["measurements"].values())) == archs
+    # the headline study: two backbone families and a two-stage seed rule (docs/statistics.md)
+    zoo = plan["studies"]["attention_zoo"]
+    assert {r["backbone"] for r in zoo["runs"]} == {"cifar_resnet20", "mobilenet_v2(width_mult=0.35)"}
+    assert zoo["precision"]["n0"] >= 4 and len(zoo["seeds"]) == zoo["precision"]["max_seeds"]
+    # the design screens run on ResNet-20 against the paper's choice
+    for name in ("eca_kernel", "eca_gamma_b", "eca_odd_rule"):
+        assert plan["studies"][name]["baseline"] == "eca"
+        assert {r["backbone"] for r in plan["studies"][name]["runs"]} == {"cifar_resnet20"}
     # fewer runs than (specs listed in all studies) x seeds: aliases and shared runs are deduplicated
     listed = sum(len(s["specs"]) for s in plan["studies"].values())
     assert len(plan["runs"]) < listed * n_seeds
@@ -190,9 +197,12 @@ def test_default_config_plan(tmp_path):
     kernel = study_runs(plan, "eca_kernel")
     assert "eca(k=3)" in kernel["eca"]["aliases"] and "eca(k=3)" not in kernel
     # the zoo's `eca` is the kernel study's `eca`: one run
-    assert study_runs(plan, "attention_zoo")["eca"]["run_id"] == kernel["eca"]["run_id"]
+    zoo_r20 = [r for r in zoo["runs"] if r["seed"] == 0 and r["spec"] == "eca" and r["backbone"] == "cifar_resnet20"]
+    assert zoo_r20[0]["run_id"] == kernel["eca"]["run_id"]
     # every run is a valid config with the dataset's shape
     for run in plan["runs"].values():
+        if run["backbone"].startswith("mobilenet_v2"):
+            assert run["config"]["model"] == {"small_input": True, "position": "output", "width_mult": 0.35}
         assert run["config"]["dataset"]["in_channels"] == 1
         assert run["config"]["dataset"]["num_classes"] == 10
 
@@ -407,7 +417,9 @@ def test_dry_run_default_config(snakemake_runs):
     assert rc == 0, out[-3000:]
     plan = build_plan(default_config(), workdir=ROOT, basedir=ROOT)
     counts = _job_counts(out)
-    assert counts["train"] == len(plan["runs"])
+    # stage 1 and the other studies' runs are scheduled from the start; stage 2 waits for the checkpoint
+    assert counts["train"] == len(plan["static_runs"]) < len(plan["runs"])
+    assert counts["precision"] == 1
     assert counts["measure"] == len(plan["measurements"])
     assert counts["plan"] == counts["aggregate"] == counts["report"] == 1
 
