@@ -74,8 +74,14 @@ def write_plan(path: str | os.PathLike, text: str) -> Path:
     return atomic_write_text(path, text)
 
 
-def summarize(plan: Mapping) -> str:
-    """One line per study for the workflow's start-up message."""
+def plan_warnings(plan: Mapping) -> list[str]:
+    """Warnings a user must see before anything runs: plugins (in any folder searched) that failed to load,
+    whether or not a study uses them."""
+    return [f"warning: {err}" for err in plan.get("plugin_errors", [])]
+
+
+def summarize(plan: Mapping, *, warnings: bool = True) -> str:
+    """One line per study for the workflow's start-up message, then the plan's warnings (``warnings``)."""
     n_arch = sum(len(m["architectures"]) for m in plan["measurements"].values())
     lines = [f"ecabench plan: {len(plan['runs'])} training runs, {len(plan['measurements'])} measure job(s) timing "
              f"{n_arch} architectures, {len(plan['studies'])} studies"]
@@ -86,5 +92,6 @@ def summarize(plan: Mapping) -> str:
         dropped = f", {len(s['dropped'])} pairs dropped (no change)" if s["dropped"] else ""
         lines.append(f"  {name}: {len(s['specs'])} specs -> {n} architectures x {len(s['seeds'])} seeds"
                      f"{extra}{dropped}")
-    lines += [f"  warning: {err}" for err in plan.get("plugin_errors", [])]
+    if warnings:
+        lines += [f"  {w}" for w in plan_warnings(plan)]
     return "\n".join(lines)
