@@ -149,3 +149,10 @@ def test_run_val_size_count_holds_out_that_many_images(tmp_path, capsys):
                  "--batch-size", "64", "--quiet", "--out", str(tmp_path)]) == 0
     (record,) = [json.loads(p.read_text()) for p in tmp_path.glob("*.json")]
     assert record["config"]["dataset"]["val_size"] == 500 and record["environment"]["n_val"] == 500
+
+
+def test_every_command_warns_about_a_plugin_that_failed_to_load(tmp_path, capsys, clean_plugins):
+    (tmp_path / "broken.py").write_text("def oops(:\n")
+    assert main(["--plugins", str(tmp_path), "describe", "eca", "--backbone", "resnet20"]) == 0
+    err = capsys.readouterr().err
+    assert f"warning: plugin 'broken' ({tmp_path / 'broken.py'}) failed to load: SyntaxError" in err

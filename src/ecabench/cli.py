@@ -8,6 +8,15 @@ import sys
 from ecabench import registry
 
 
+def _discover(args) -> list:
+    """Load plugins; one warning line per plugin that failed to load (a spec naming it would otherwise be
+    only an unknown name)."""
+    errors = registry.discover(args.plugins)
+    for err in errors:
+        print(f"warning: {err}", file=sys.stderr)
+    return errors
+
+
 def _fmt_default(value) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -17,7 +26,7 @@ def _fmt_default(value) -> str:
 def cmd_list(args) -> int:
     from ecabench.specs import variant_defaults
 
-    errors = registry.discover(args.plugins)
+    errors = _discover(args)
     variants = [
         {"name": e.name, "params": variant_defaults(e.obj), "source": e.source,
          "per_stage": list(getattr(e.obj, "per_stage_params", ()))}
@@ -40,15 +49,13 @@ def cmd_list(args) -> int:
         for b in backbones:
             inp = "x".join(map(str, b["default_input"])) if b["default_input"] else "?"
             print(f"  {b['name']:<16} stages={b['num_stages']}  input={inp:<9} from {b['source']}")
-    for err in errors:
-        print(f"warning: {err}", file=sys.stderr)
     return 0
 
 
 def cmd_describe(args) -> int:
     from ecabench.models import describe
 
-    registry.discover(args.plugins)
+    _discover(args)
     options = {}
     if args.small_input:
         options["small_input"] = True
@@ -96,7 +103,7 @@ def _parse_input(text: str) -> tuple[int, int, int]:
 def cmd_run(args) -> int:
     from ecabench.experiment import make_run_config, run_experiment
 
-    registry.discover(args.plugins)
+    _discover(args)
     train = {k: v for k, v in {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr,
                                 "weight_decay": args.weight_decay, "warmup_epochs": args.warmup_epochs,
                                 "label_smoothing": args.label_smoothing}.items() if v is not None}
@@ -183,7 +190,7 @@ def _measure_architectures(args, shape: tuple[int, int, int], num_classes: int, 
 def cmd_measure(args) -> int:
     from ecabench.measure import measure_interleaved
 
-    registry.discover(args.plugins)
+    _discover(args)
     num_classes, shape = _measure_classes_and_input(args)
     options = {"position": args.position} if args.position else {}
     if args.small_input:
@@ -295,7 +302,8 @@ def _run_parser(sub) -> None:
 
 EXAMPLES_MEASURE = _examples(
     "ecabench measure none eca 'eca(k=3)' --backbone resnet20 --input 1x28x28",
-    "ecabench measure none eca se cbam --backbone resnet50 --batch-size 8 --rounds 21",
+    "ecabench measure none eca se cbam --backbone resnet50 --batch-size 8 --threads 1 --rounds 21",
+    "ecabench measure none eca --backbone resnet20 --dataset cifar10 --modes inference train --json",
     "ecabench measure none eca se --backbone resnet20 --dataset cifar100 --no-throughput",
 )
 
