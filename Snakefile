@@ -39,8 +39,9 @@ localrules:
     report,
 
 
+# The plan's warnings (plugins that failed to load) were printed at parse time (rules/common.smk).
 onstart:
-    print(summarize(PLAN), file=sys.stderr)
+    print(summarize(PLAN, warnings=False), file=sys.stderr)
 
 
 rule all:

@@ -13,6 +13,7 @@ from ecabench.plan import (
     job_resources,
     measure_job_config,
     plan_json,
+    plan_warnings,
     summarize,
 )
 from ecabench.plan.precision import chosen_run_ids, stage1_run_ids
@@ -24,6 +25,13 @@ try:
 except PlanError as exc:
     raise WorkflowError(f"invalid workflow config: {exc}") from None
 config.update(PLAN["config"])  # the checked config, with the schema's defaults
+
+# Plugins that failed to load are reported at parse time, so `snakemake -n` shows them too (onstart,
+# which prints the plan's summary, does not run on a dry run); once, by the main process, not again
+# by every job a remote executor starts.
+if getattr(workflow, "is_main_process", True):
+    for _warning in plan_warnings(PLAN):
+        print(_warning, file=sys.stderr)
 
 RESULTS = config["results_dir"].rstrip("/")
 REPORTS = config["reports_dir"].rstrip("/")

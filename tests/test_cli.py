@@ -3,7 +3,9 @@ import json
 import subprocess
 import sys
 
-from ecabench.cli import main
+import pytest
+
+from ecabench.cli import build_parser, main
 
 
 def test_list_shows_variants_backbones_params_and_sources(capsys):
@@ -73,3 +75,84 @@ def test_measure_bad_input_shape(capsys):
 def test_console_script_entry_point():
     out = subprocess.run([sys.executable, "-m", "ecabench.cli", "list"], capture_output=True, text=True)
     assert out.returncode == 0 and "cbam" in out.stdout
+
+
+# ------------------------------------------------------------------ measure: classes and aliases
+def test_measure_num_classes_follows_the_input_and_aliases_are_timed_once(capsys):
+    assert main(["measure", "none", "eca", "eca(k=3)", "--backbone", "resnet20", "--input", "1x28x28",
+                 "--batch-size", "2", "--rounds", "2", "--warmup", "0", "--min-time-s", "0", "--json"]) == 0
+    captured = capsys.readouterr()
+    assert "--num-classes not given: using 10 (fashion-mnist" in captured.err
+    d = json.loads(captured.out)
+    assert d["num_classes"] == 10
+    aliases = [(a["spec"], a["same_as"]) for a in d["architectures"]]
+    assert aliases == [("none", None), ("eca", None), ("eca(k=3)", "eca")]
+    assert sorted({r["key"] for r in d["rows"]}) == ["eca", "none"]  # two architectures timed
+    assert main(["measure", "none", "eca", "eca(k=3)", "--backbone", "resnet20", "--input", "1x28x28",
+                 "--no-throughput"]) == 0
+    out = capsys.readouterr().out
+    assert "resnet20 at 1x28x28, 10 classes: 2 architectures" in out
+    assert "eca(k=3)             is eca on resnet20 (the same architecture; timed once)" in out
+
+
+@pytest.mark.parametrize("args, classes, why", [
+    (["--input", "3x32x32"], 10, "cifar10, whose images are 3x32x32"),
+    (["--input", "1x8x8"], 10, "digits"),
+    (["--input", "3x224x224"], 1000, "ImageNet's classes"),
+    ([], 1000, "ImageNet's classes for a 3x224x224 input"),
+    (["--input", "3x48x48"], 10, "a small 3x48x48 input"),
+    (["--dataset", "cifar100"], 100, "cifar100"),
+])
+def test_measure_num_classes_rule(capsys, args, classes, why):
+    assert main(["measure", "se", "--backbone", "resnet20", *args, "--no-throughput", "--json"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["num_classes"] == classes
+    assert f"--num-classes not given: using {classes} ({why}" in captured.err
+
+
+def test_measure_dataset_gives_the_input_shape_and_num_classes_wins(capsys):
+    assert main(["measure", "none", "--backbone", "resnet20", "--dataset", "fashion-mnist", "--num-classes", "7",
+                 "--no-throughput", "--json"]) == 0
+    captured = capsys.readouterr()
+    d = json.loads(captured.out)
+    assert d["input_shape"] == [1, 28, 28] and d["num_classes"] == 7 and "not given" not in captured.err
+
+
+def test_a_kernel_wider_than_the_stage_is_refused_before_any_work(capsys):
+    for argv in (["run", "--backbone", "resnet20", "--attention", "eca(k=100000)", "--dataset", "digits"],
+                 ["describe", "eca(k=100000)", "--backbone", "resnet20"],
+                 ["measure", "none", "eca(k=[3,5,65])", "--backbone", "resnet20", "--input", "3x32x32"]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert "is larger than the" in err and "Traceback" not in err
+    assert "k=65 is larger than the 64 channels of stage 2 on resnet20" in err
+
+
+# ------------------------------------------------------------------------------ run: --val-size
+def test_val_size_parses_counts_as_int_and_fractions_as_float(capsys):
+    parse = build_parser().parse_args
+    assert parse(["run", "--val-size", "500"]).val_size == 500
+    assert isinstance(parse(["run", "--val-size", "500"]).val_size, int)
+    assert parse(["run", "--val-size", "500.0"]).val_size == 500
+    assert parse(["run", "--val-size", "0.1"]).val_size == 0.1
+    assert isinstance(parse(["run", "--val-size", "0"]).val_size, float)
+    for bad in ("2.5", "abc"):
+        with pytest.raises(SystemExit) as exc:
+            parse(["run", "--val-size", bad])
+        assert exc.value.code == 2
+    assert "'2.5': a value >= 1 is a count of validation images and must be a whole number" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_run_val_size_count_holds_out_that_many_images(tmp_path, capsys):
+    assert main(["run", "--dataset", "digits", "--epochs", "1", "--subset", "100", "--val-size", "500",
+                 "--batch-size", "64", "--quiet", "--out", str(tmp_path)]) == 0
+    (record,) = [json.loads(p.read_text()) for p in tmp_path.glob("*.json")]
+    assert record["config"]["dataset"]["val_size"] == 500 and record["environment"]["n_val"] == 500
+
+
+def test_every_command_warns_about_a_plugin_that_failed_to_load(tmp_path, capsys, clean_plugins):
+    (tmp_path / "broken.py").write_text("def oops(:\n")
+    assert main(["--plugins", str(tmp_path), "describe", "eca", "--backbone", "resnet20"]) == 0
+    err = capsys.readouterr().err
+    assert f"warning: plugin 'broken' ({tmp_path / 'broken.py'}) failed to load: SyntaxError" in err

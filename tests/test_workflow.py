@@ -268,6 +268,30 @@ def test_plugin_folder_from_config(tmp_path):
         registry.reset_plugins()
 
 
+def write_broken_plugin(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "broken.py"
+    path.write_text("def oops(:\n    pass\n")
+    return path
+
+
+def test_broken_plugin_is_reported_even_when_no_study_uses_it(tmp_path):
+    from ecabench import registry
+    from ecabench.plan import plan_warnings, summarize
+
+    broken = write_broken_plugin(tmp_path / "brokenplug")
+    try:
+        plan = plan_for(tmp_path, tiny_config(plugins=["brokenplug"], seeds=[0]), s="variants: [none, eca]\n")
+        (err,) = plan["plugin_errors"]
+        assert str(broken) in err and "SyntaxError" in err and "line 1" in err
+        summary = summarize(plan)
+        assert "warning" in summary and "broken.py" in summary
+        assert "broken.py" not in summarize(plan, warnings=False)  # onstart: printed at parse time instead
+        assert plan_warnings(plan) == [f"warning: {err}"]
+    finally:
+        registry.reset_plugins()
+
+
 def test_dataset_runtime_options_are_not_part_of_the_run(tmp_path):
     base = tiny_config(datasets=[{"name": "digits", "root": "/data/a"}])
     plan = plan_for(tmp_path, base, s="variants: [se]\n")
@@ -395,6 +419,12 @@ def snakemake_runs(tmp_path_factory):
         "tuned": (tmp_path_factory.mktemp("tuned"),
                   ["results/summary.csv", "-n", "--cores", "8", "--configfile", str(ROOT / "config" / "tune.yaml")]),
     }
+    # a plugin folder with a broken file that no study uses: a warning on a dry run, which skips onstart
+    broken = tmp_path_factory.mktemp("broken_plugin")
+    write_studies(broken, s="variants: [none, eca]\n")
+    write_broken_plugin(broken / "brokenplug")
+    (broken / "cfg.yaml").write_text(yaml.safe_dump(tiny_config(plugins=["brokenplug"], seeds=[0])))
+    jobs["broken_plugin"] = (broken, ["-n", "--cores", "1", "--configfile", str(broken / "cfg.yaml")])
     for case in SNAKEMAKE_BAD:
         studies, overrides, _ = BAD_CASES[case]
         workdir = tmp_path_factory.mktemp(case)
@@ -449,6 +479,14 @@ def test_dry_run_tuned_evaluations_feed_the_summary(snakemake_runs):
     counts = _job_counts(out)
     assert counts["aggregate"] == 1 and "report" not in counts
     assert counts["tune_summary"] == 1 and counts["tune_evaluate"] >= 1 and counts["tune_worker"] >= 2
+
+
+def test_dry_run_warns_about_a_broken_plugin_no_study_uses(snakemake_runs):
+    rc, out, workdir = snakemake_runs["broken_plugin"]
+    assert rc == 0, out[-3000:]
+    (line,) = [ln for ln in out.splitlines() if "broken.py" in ln]
+    assert line.startswith("warning: plugin 'broken'") and str(workdir / "brokenplug" / "broken.py") in line
+    assert "SyntaxError" in line
 
 
 @pytest.mark.parametrize("case", SNAKEMAKE_BAD)

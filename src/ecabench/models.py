@@ -19,19 +19,37 @@ from torch import nn
 
 from ecabench.init import build_seeded
 from ecabench.registry import BACKBONES, iter_attention_modules
-from ecabench.specs import VariantSpec, parse_spec, resolve_stage_params
+from ecabench.specs import SpecError, VariantSpec, parse_spec, resolve_stage_params
 
 STAGE_ATTR = "ecabench_stage"
 
 
 def attention_factory(spec: VariantSpec, num_stages: int, backbone: str) -> Callable[[int, int], nn.Module]:
-    """``factory(channels, stage)`` as backbones call it; per-stage lists are checked up front."""
+    """``factory(channels, stage)`` as backbones call it; per-stage lists are checked up front.
+
+    Settings that only fail against a stage's channel count (ECA's fixed ``k`` wider than the
+    channels) are refused when the module is built, which :func:`describe` does on the meta device
+    before any data is read. A variant may provide ``check_channels(channels, params, where)`` (a
+    classmethod raising ``ValueError`` with its own message; ``where`` is "stage S on BACKBONE");
+    any other ``ValueError`` its constructor raises gets the stage, channel count and backbone added.
+    """
     for stage in range(num_stages):
         resolve_stage_params(spec, stage, num_stages, backbone)
     cls = spec.variant
+    check_channels = getattr(cls, "check_channels", None)
 
     def make(channels: int, stage: int) -> nn.Module:
-        module = cls(channels, **resolve_stage_params(spec, stage, num_stages, backbone))
+        params = resolve_stage_params(spec, stage, num_stages, backbone)
+        where = f"stage {stage} on {backbone}"
+        try:
+            if check_channels is not None:
+                check_channels(channels, params, where)
+        except ValueError as exc:
+            raise SpecError(str(exc)) from None
+        try:
+            module = cls(channels, **params)
+        except ValueError as exc:
+            raise SpecError(f"{exc} (building {spec} for {where}, {channels} channels)") from None
         setattr(module, STAGE_ATTR, stage)
         return module
 

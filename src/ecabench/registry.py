@@ -182,9 +182,15 @@ def _load_builtins() -> None:
         register_builtins(ATTENTION, BACKBONES)
 
 
-def _short_error(exc: BaseException) -> str:
+def _short_error(exc: BaseException, path: Path | None = None) -> str:
+    """``Type: message (line N)``; N is the line of the plugin's own file when it is in the traceback
+    (a SyntaxError's message already names its line: the traceback's last frame is importlib's)."""
+    if isinstance(exc, SyntaxError):
+        return f"{type(exc).__name__}: {exc}"
     tb = traceback.extract_tb(exc.__traceback__)
-    where = f" (line {tb[-1].lineno})" if tb else ""
+    own = [f for f in tb if path is not None and Path(f.filename) == path]
+    frame = (own or tb or [None])[-1]
+    where = f" (line {frame.lineno})" if frame is not None else ""
     return f"{type(exc).__name__}: {exc}{where}"
 
 
@@ -210,7 +216,7 @@ def load_plugin_dir(folder: str | os.PathLike) -> list[PluginError]:
             raise
         except Exception as exc:  # a broken plugin must not take the others down
             sys.modules.pop(mod_name, None)
-            errors.append(PluginError(path.stem, str(path), _short_error(exc)))
+            errors.append(PluginError(path.stem, str(path), _short_error(exc, path)))
     _plugin_errors.extend(errors)
     return errors
 

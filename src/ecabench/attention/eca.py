@@ -40,6 +40,7 @@ class ECA(nn.Module):
                  odd: bool = True):
         super().__init__()
         self.check_params({"k": k, "gamma": gamma, "b": b, "odd": odd})
+        self.check_channels(channels, {"k": k})
         self.channels = channels
         self.k = adaptive_kernel_size(channels, gamma, b, odd) if k == "adaptive" else int(k)
         self.padding = same_padding_1d(self.k)
@@ -76,6 +77,21 @@ class ECA(nn.Module):
             raise ValueError(f"eca: b must be a finite number, got b={b!r}")
         if not isinstance(params.get("odd", True), bool):
             raise ValueError(f"eca: odd must be true or false, got odd={params['odd']!r}")
+
+    @classmethod
+    def check_channels(cls, channels: int, params: dict, where: str | None = None) -> None:
+        """A fixed k wider than the channel axis is refused (k == channels is fine; adaptive never is).
+
+        ``where`` ("stage 0 on cifar_resnet20") names the module's place in the model when known.
+        """
+        k = params.get("k", "adaptive")
+        if k == "adaptive" or not is_int(k) or k <= channels:
+            return
+        of = f" of {where}" if where else ""
+        raise ValueError(
+            f"eca: k={k} is larger than the {channels} channels{of} (a kernel wider than the channel "
+            f"axis only sees zero padding); use k <= {channels} or 'adaptive'"
+        )
 
     @classmethod
     def normalize_params(cls, params: dict) -> dict:

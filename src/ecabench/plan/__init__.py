@@ -3,7 +3,7 @@
 ``build_plan`` is a pure function of the config and the study files; ``load_plan`` reads a written
 plan back for the steps downstream.
 """
-from ecabench.plan.build import PLAN_VERSION, build_plan, plan_json, summarize, write_plan
+from ecabench.plan.build import PLAN_VERSION, build_plan, plan_json, plan_warnings, summarize, write_plan
 from ecabench.plan.config import dataset_identity_options, job_resources, load_config
 from ecabench.plan.errors import PlanError
 from ecabench.plan.measurements import REFERENCE_SPEC, measure_job_config
@@ -12,4 +12,4 @@ from ecabench.plan.studies import expand_grid, expand_study, load_study, resolve
 
 __all__ = ["DEFAULT_STUDY", "PLAN_VERSION", "REFERENCE_SPEC", "PlanError", "build_plan", "dataset_identity_options",
            "expand_grid", "expand_study", "job_resources", "load_config", "load_plan", "load_study",
-           "measure_job_config", "plan_json", "resolve_study_path", "summarize", "write_plan"]
+           "measure_job_config", "plan_json", "plan_warnings", "resolve_study_path", "summarize", "write_plan"]

@@ -76,8 +76,14 @@ def write_plan(path: str | os.PathLike, text: str) -> Path:
     return atomic_write_text(path, text)
 
 
-def summarize(plan: Mapping) -> str:
-    """One line per study for the workflow's start-up message."""
+def plan_warnings(plan: Mapping) -> list[str]:
+    """Warnings a user must see before anything runs: plugins (in any folder searched) that failed to load,
+    whether or not a study uses them."""
+    return [f"warning: {err}" for err in plan.get("plugin_errors", [])]
+
+
+def summarize(plan: Mapping, *, warnings: bool = True) -> str:
+    """One line per study for the workflow's start-up message, then the plan's warnings (``warnings``)."""
     n_arch = sum(len(m["architectures"]) for m in plan["measurements"].values())
     lines = [f"ecabench plan: {len(plan['runs'])} training runs, {len(plan['measurements'])} measure job(s) timing "
              f"{n_arch} architectures, {len(plan['studies'])} studies"]
@@ -90,5 +96,6 @@ def summarize(plan: Mapping) -> str:
         seeds = (f"{rule['n0']} seeds, then up to {rule['max_seeds']} for a 95% CI half-width of "
                  f"{rule['half_width']} points" if rule else f"{len(s['seeds'])} seeds")
         lines.append(f"  {name}: {len(s['specs'])} specs -> {n} architectures x {seeds}{extra}{dropped}")
-    lines += [f"  warning: {err}" for err in plan.get("plugin_errors", [])]
+    if warnings:
+        lines += [f"  {w}" for w in plan_warnings(plan)]
     return "\n".join(lines)
