@@ -1,4 +1,6 @@
 """The ECA paper's Table 2 variants (se_var1/2/3, se_gc, eca_ns): identities, exact counts, specs, planning."""
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -290,3 +292,36 @@ def test_cli_describe_misfit_is_one_line_exit_2(capsys):
     assert err.strip() == ("ecabench describe: error: se_gc: groups=16 does not divide the 24 channels of stage 1 "
                            "(blocks 2-3) on mobilenet_v2")
 
+
+# --------------------------------------------------------------------------- study, config, reference table
+
+
+def test_study_lists_the_table2_variants_and_the_reference_maps_every_row_to_one():
+    import yaml
+
+    from ecabench.reference import TABLE2_SPECS, load_table2, packaged_table2
+
+    root = Path(__file__).resolve().parents[1]
+    study = yaml.safe_load((root / "ablations" / "eca_table2.yaml").read_text())
+    assert study["title"] == "ECA paper Table 2: channel-attention design"
+    assert study["baseline"] == "none" and study["kind"] == "other"
+    assert [parse_spec(s) for s in study["variants"]] == [parse_spec(s) for s in TABLE2_SPECS.values()]
+    table = load_table2()
+    assert packaged_table2().exists()
+    assert list(table["method"]) == list(TABLE2_SPECS)
+    assert list(table["spec"]) == list(TABLE2_SPECS.values())
+    assert table.set_index("method").loc["vanilla", "top5"] == 92.25
+    assert table.set_index("method").loc["eca", "top1"] == 77.43
+    assert table.set_index("method").loc["se_var3", "params_formula"] == "C^2"
+
+
+def test_table2_formulas_match_the_suites_counts():
+    """The CSV's per-block formula, evaluated at C, is what the suite's spec builds (k=3; SE aside)."""
+    from ecabench.reference import load_table2
+
+    for row in load_table2().itertuples():
+        if row.method == "se":  # 2*C^2/r counts the weights only; SE's FCs have biases
+            continue
+        formula = row.params_formula.replace("^", "**").replace("k", "3")
+        expected = sum(eval(formula, {"C": c}) for c in RESNET50_CHANNELS)  # our own CSV
+        assert describe("resnet50", row.spec)["params_attention"] == expected, row.method
