@@ -5,10 +5,14 @@ first use without an import cycle; plugins register themselves with the registry
 """
 from __future__ import annotations
 
-from ecabench.attention import CBAM, ECA, SE, NoAttention
+from ecabench.attention import CBAM, ECA, ECANS, SE, SEGC, NoAttention, SEVar1, SEVar2, SEVar3
 from ecabench.backbones import cifar_resnet, mobilenet, resnet
 
-ATTENTION_VARIANTS = {"none": NoAttention, "eca": ECA, "se": SE, "cbam": CBAM}
+ATTENTION_VARIANTS = {
+    "none": NoAttention, "eca": ECA, "se": SE, "cbam": CBAM,
+    # the ECA paper's Table 2 (channel-attention design without dimensionality reduction)
+    "se_var1": SEVar1, "se_var2": SEVar2, "se_var3": SEVar3, "se_gc": SEGC, "eca_ns": ECANS,
+}
 
 
 def register_builtins(attention_registry, backbone_registry) -> None:

@@ -17,6 +17,7 @@ from typing import Any, Callable, Iterator
 import torch
 from torch import nn
 
+from ecabench.attention.base import ChannelsError
 from ecabench.init import build_seeded
 from ecabench.registry import BACKBONES, iter_attention_modules
 from ecabench.specs import SpecError, VariantSpec, parse_spec, resolve_stage_params
@@ -24,36 +25,63 @@ from ecabench.specs import SpecError, VariantSpec, parse_spec, resolve_stage_par
 STAGE_ATTR = "ecabench_stage"
 
 
-def attention_factory(spec: VariantSpec, num_stages: int, backbone: str) -> Callable[[int, int], nn.Module]:
+class AttentionFactory:
     """``factory(channels, stage)`` as backbones call it; per-stage lists are checked up front.
 
-    Settings that only fail against a stage's channel count (ECA's fixed ``k`` wider than the
-    channels) are refused when the module is built, which :func:`describe` does on the meta device
-    before any data is read. A variant may provide ``check_channels(channels, params, where)`` (a
-    classmethod raising ``ValueError`` with its own message; ``where`` is "stage S on BACKBONE");
-    any other ``ValueError`` its constructor raises gets the stage, channel count and backbone added.
+    Settings that only fail against a stage's channel count are refused when the module is built,
+    which :func:`describe` does on the meta device before any data is read. A variant may provide
+    ``check_channels(channels, params, where)`` (a classmethod raising ``ValueError`` with its own
+    message; ``where`` is "stage S on BACKBONE", e.g. ECA's fixed ``k`` wider than the channels); any
+    other ``ValueError`` its constructor raises gets the stage, channel count and backbone added. A
+    module that does not fit its channel count (:class:`~ecabench.attention.base.ChannelsError`, e.g.
+    se_gc's groups) is replaced by a placeholder so the build can finish and every block be numbered;
+    :meth:`raise_misfits` then names the first such stage with its blocks (1-based, in build order).
     """
-    for stage in range(num_stages):
-        resolve_stage_params(spec, stage, num_stages, backbone)
-    cls = spec.variant
-    check_channels = getattr(cls, "check_channels", None)
 
-    def make(channels: int, stage: int) -> nn.Module:
-        params = resolve_stage_params(spec, stage, num_stages, backbone)
-        where = f"stage {stage} on {backbone}"
+    def __init__(self, spec: VariantSpec, num_stages: int, backbone: str):
+        for stage in range(num_stages):
+            resolve_stage_params(spec, stage, num_stages, backbone)
+        self.spec, self.num_stages, self.backbone = spec, num_stages, backbone
+        self.blocks: dict[int, list[int]] = {}
+        self.misfits: list[tuple[int, int, ChannelsError]] = []  # (stage, channels, error)
+
+    def __call__(self, channels: int, stage: int) -> nn.Module:
+        self.blocks.setdefault(stage, []).append(sum(map(len, self.blocks.values())) + 1)
+        params = resolve_stage_params(self.spec, stage, self.num_stages, self.backbone)
+        where = f"stage {stage} on {self.backbone}"
+        check_channels = getattr(self.spec.variant, "check_channels", None)
         try:
             if check_channels is not None:
                 check_channels(channels, params, where)
         except ValueError as exc:
             raise SpecError(str(exc)) from None
         try:
-            module = cls(channels, **params)
+            module = self.spec.variant(channels, **params)
+        except ChannelsError as exc:
+            self.misfits.append((stage, channels, exc))
+            return nn.Identity()
         except ValueError as exc:
-            raise SpecError(f"{exc} (building {spec} for {where}, {channels} channels)") from None
+            raise SpecError(f"{exc} (building {self.spec} for {where}, {channels} channels)") from None
         setattr(module, STAGE_ATTR, stage)
         return module
 
-    return make
+    def raise_misfits(self) -> None:
+        if not self.misfits:
+            return
+        stage, _, exc = self.misfits[0]
+        message = f"{exc} of stage {stage} ({_block_range(self.blocks[stage])}) on {self.backbone}"
+        others = {s: c for s, c, _ in self.misfits if s != stage}
+        if others:
+            message += "; also " + ", ".join(f"stage {s} ({c} channels)" for s, c in others.items())
+        raise SpecError(message)
+
+
+def _block_range(blocks: list[int]) -> str:
+    return f"block {blocks[0]}" if len(blocks) == 1 else f"blocks {blocks[0]}-{blocks[-1]}"
+
+
+def attention_factory(spec: VariantSpec, num_stages: int, backbone: str) -> AttentionFactory:
+    return AttentionFactory(spec, num_stages, backbone)
 
 
 def build_model(backbone: str, attention: str | dict | VariantSpec = "none", *, num_classes: int = 1000,
@@ -76,7 +104,9 @@ def build_model(backbone: str, attention: str | dict | VariantSpec = "none", *, 
     def build(attention_factory: Callable[[int, int], nn.Module]) -> nn.Module:
         return entry.obj(num_classes=num_classes, in_channels=in_channels, attention=attention_factory, **options)
 
-    return build(factory) if seed is None else build_seeded(build, factory, seed)
+    model = build(factory) if seed is None else build_seeded(build, factory, seed)
+    factory.raise_misfits()
+    return model
 
 
 @contextlib.contextmanager

@@ -1,7 +1,11 @@
 """Attention variants; importing this package registers the built-ins."""
 from ecabench.attention.cbam import CBAM
 from ecabench.attention.eca import ECA, adaptive_kernel_size, same_padding_1d
+from ecabench.attention.eca_ns import ECANS
 from ecabench.attention.none import NoAttention
 from ecabench.attention.se import SE
+from ecabench.attention.se_gc import SEGC
+from ecabench.attention.se_var import SEVar1, SEVar2, SEVar3
 
-__all__ = ["CBAM", "ECA", "NoAttention", "SE", "adaptive_kernel_size", "same_padding_1d"]
+__all__ = ["CBAM", "ECA", "ECANS", "NoAttention", "SE", "SEGC", "SEVar1", "SEVar2", "SEVar3", "adaptive_kernel_size",
+           "same_padding_1d"]

@@ -16,3 +16,12 @@ from ecabench.util import is_int, is_number  # noqa: F401  (the variants' checks
 def check_positive_int(variant: str, name: str, value, minimum: int = 1) -> None:
     if not is_int(value) or value < minimum:
         raise ValueError(f"{variant}: {name} must be an integer >= {minimum}, got {value!r}")
+
+
+class ChannelsError(ValueError):
+    """A parameter value that does not fit the channel count a module is built for.
+
+    Its message names the variant, the value and the channels ("se_gc: groups=16 does not divide the
+    24 channels"); :func:`ecabench.models.build_model` completes it with the stage, its blocks and the
+    backbone, so ``describe`` (and with it run planning) refuses the spec before any real model is built.
+    """

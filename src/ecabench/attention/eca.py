@@ -35,6 +35,7 @@ def same_padding_1d(k: int) -> tuple[int, int]:
 
 class ECA(nn.Module):
     per_stage_params = ("k",)
+    variant_name = "eca"  # how its parameter errors name it (eca_ns shares the checks)
 
     def __init__(self, channels: int, k: int | str = "adaptive", gamma: float = 2, b: float = 1,
                  odd: bool = True):
@@ -44,7 +45,11 @@ class ECA(nn.Module):
         self.channels = channels
         self.k = adaptive_kernel_size(channels, gamma, b, odd) if k == "adaptive" else int(k)
         self.padding = same_padding_1d(self.k)
-        self.conv = nn.Conv1d(1, 1, kernel_size=self.k, bias=False)
+        self.conv = self.make_conv()
+
+    def make_conv(self) -> nn.Module:
+        """One kernel of k weights shared by every channel (ECA-NS gives each channel its own)."""
+        return nn.Conv1d(1, 1, kernel_size=self.k, bias=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         n, c = x.shape[:2]
@@ -66,17 +71,17 @@ class ECA(nn.Module):
                 continue
             if not is_int(item) or item < 1:
                 raise ValueError(
-                    f"eca: k must be 'adaptive', an integer >= 1, or a list with one integer >= 1 per "
+                    f"{cls.variant_name}: k must be 'adaptive', an integer >= 1, or a list with one integer >= 1 per "
                     f"stage; got k={k!r}"
                 )
         gamma = params.get("gamma", 2)
         if not is_number(gamma) or not math.isfinite(gamma) or gamma <= 0:
-            raise ValueError(f"eca: gamma must be a number > 0, got gamma={gamma!r}")
+            raise ValueError(f"{cls.variant_name}: gamma must be a number > 0, got gamma={gamma!r}")
         b = params.get("b", 1)
         if not is_number(b) or not math.isfinite(b):
-            raise ValueError(f"eca: b must be a finite number, got b={b!r}")
+            raise ValueError(f"{cls.variant_name}: b must be a finite number, got b={b!r}")
         if not isinstance(params.get("odd", True), bool):
-            raise ValueError(f"eca: odd must be true or false, got odd={params['odd']!r}")
+            raise ValueError(f"{cls.variant_name}: odd must be true or false, got odd={params['odd']!r}")
 
     @classmethod
     def check_channels(cls, channels: int, params: dict, where: str | None = None) -> None:

@@ -1,9 +1,11 @@
-"""The ECA paper's Table 3 as shipped with the package, and the suite specs its rows name.
+"""The ECA paper's Tables 3 and 2 as shipped with the package, and the suite specs their rows name.
 
-The table (``eca_paper_table3.csv``, source and units in ``README.md`` beside it) is data, not
-code: the report compares with it and the ``paper_counts`` job (:mod:`ecabench.reference.counts`)
-counts the models it names. Both read it through here, so the report never needs the model zoo
-to know which (backbone, spec) pairs the comparison is about. Light: pandas only.
+The tables (``eca_paper_table3.csv``, ``eca_paper_table2.csv``; sources and units in ``README.md``
+beside them) are data, not code: the report compares with Table 3 and the ``paper_counts`` job
+(:mod:`ecabench.reference.counts`) counts the models it names. Both read it through here, so the
+report never needs the model zoo to know which (backbone, spec) pairs the comparison is about.
+Table 2 (ResNet-50 on ImageNet, one row per attention design) comes with :data:`TABLE2_SPECS`, the
+suite spec of each row as ``ablations/eca_table2.yaml`` lists it. Light: pandas only.
 """
 from __future__ import annotations
 
@@ -25,9 +27,28 @@ BACKBONE_OVERRIDES = {("mobilenet_v2", "se"): "se(r=8)"}  # the paper's SE on Mo
 # extra suite rows without a paper row of their own (compared with the paper's row of `method`)
 EXTRA_ROWS = [("resnet50", "eca", "eca(k=[3,5,5,7])", "released ECA-ResNet-50 checkpoint: per-stage k [3,5,5,7]")]
 
-__all__ = ["BACKBONE_OVERRIDES", "CITATION", "EXTRA_ROWS", "METHOD_SPECS", "REFERENCE_NAME", "configured_reference",
-           "find_reference_csv", "load_reference", "packaged_reference", "read_suite_counts", "reference_pairs",
-           "shown_reference", "spec_for"]
+# The paper's Table 2: ResNet-50 on ImageNet, one row per way of mapping the pooled vector to channel weights.
+TABLE2_NAME = "eca_paper_table2.csv"
+TABLE2_CITATION = CITATION.replace("Table 3", "Table 2")
+TABLE2_COLUMNS = ("method", "attention", "params_formula", "top1", "top5", "note")
+# paper method -> suite spec (ablations/eca_table2.yaml). The paper does not state ECA-NS's k: k=3, as its ECA row.
+TABLE2_SPECS = {
+    "vanilla": "none",
+    "se": "se",
+    "se_var1": "se_var1",
+    "se_var2": "se_var2",
+    "se_var3": "se_var3",
+    "se_gc1": "se_gc(groups=16)",
+    "se_gc2": "se_gc(group_channels=16)",
+    "se_gc3": "se_gc(group_channels=8)",
+    "eca_ns": "eca_ns(k=3)",
+    "eca": "eca(k=3)",
+}
+
+__all__ = ["BACKBONE_OVERRIDES", "CITATION", "EXTRA_ROWS", "METHOD_SPECS", "REFERENCE_NAME", "TABLE2_CITATION",
+           "TABLE2_COLUMNS", "TABLE2_NAME", "TABLE2_SPECS", "configured_reference", "find_reference_csv",
+           "load_reference", "load_table2", "packaged_reference", "packaged_table2", "read_suite_counts",
+           "reference_pairs", "shown_reference", "spec_for"]
 
 
 def packaged_reference() -> Path:
@@ -65,6 +86,22 @@ def load_reference(path: str | os.PathLike) -> pd.DataFrame:
     if missing:
         raise ValueError(f"{path}: reference table lacks columns {sorted(missing)}")
     return df
+
+
+def packaged_table2() -> Path:
+    """The copy of the paper's Table 2 shipped inside the package."""
+    return Path(str(resources.files("ecabench").joinpath("reference", TABLE2_NAME)))
+
+
+def load_table2(path: str | os.PathLike | None = None) -> pd.DataFrame:
+    """Table 2 (default: the shipped copy) with a ``spec`` column: the suite spec of each row
+    (:data:`TABLE2_SPECS`; empty for a method the suite does not map). A file lacking a column fails here."""
+    path = path or packaged_table2()
+    df = pd.read_csv(path, keep_default_na=False, na_values={"top1": [""], "top5": [""]})
+    missing = [c for c in TABLE2_COLUMNS if c not in df.columns]
+    if missing:
+        raise ValueError(f"{path}: Table 2 lacks columns {missing}")
+    return df.assign(spec=df["method"].map(TABLE2_SPECS).fillna(""))
 
 
 def spec_for(backbone: str, method: str) -> str | None:
