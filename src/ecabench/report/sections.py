@@ -27,6 +27,7 @@ from ecabench.report import paper as _paper
 from ecabench.report import prose
 from ecabench.report import tables as _tab
 from ecabench.report.layout import figure_kinds, file_links, rel_path, safe_name
+from ecabench.report.table2 import table2_table
 from ecabench.report.verdicts import verdict_section
 from ecabench.report.writers import write_table
 
@@ -161,6 +162,17 @@ def _odd_even_part(name: str, title: str, sdf: pd.DataFrame, ctx: dict) -> dict:
             "odd_even_files": file_links(files, ctx["out_dir"])}
 
 
+def _table2_part(name: str, title: str, vt: pd.DataFrame, ctx: dict) -> dict | None:
+    """The paper's Table 2 beside the study's differences, for a study that runs the paper's designs."""
+    t2 = table2_table(vt)
+    if t2 is None:
+        return None
+    raw, formatted, note = t2
+    files = write_table(raw, formatted, ctx["out_dir"] / "tables", f"{safe_name(name)}__table2",
+                        caption=f"{title}: the ECA paper's Table 2 beside the suite's differences")
+    return {"table": formatted, "note": note, "files": file_links(files, ctx["out_dir"])}
+
+
 def study_section(name: str, study: dict, sdf: pd.DataFrame, ctx: dict) -> tuple[dict, list[dict]]:
     """One study: per-variant tables per (backbone, dataset) with their sentences, throughput by
     implementation, odd-rule pairs, runs that did not complete, figures. Returns the section and its
@@ -197,6 +209,7 @@ def study_section(name: str, study: dict, sdf: pd.DataFrame, ctx: dict) -> tuple
     }
     if "odd_vs_even" in [f["kind"] for f in section["figures"]]:
         section.update(_odd_even_part(name, title, sdf, ctx))
+    section["table2"] = _table2_part(name, title, vt, ctx)
     return section, (_fmt.headline_table(title, vt) if len(vt) else [])
 
 
