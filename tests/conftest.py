@@ -1,4 +1,9 @@
 import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 import torch
@@ -38,3 +43,37 @@ def clean_plugins():
     registry.reset_plugins()
     yield
     registry.reset_plugins()
+
+
+# ----------------------------------------------------------------------- the .test/ workflow, run once
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class WorkflowRun:
+    """A finished run of the .test/ workflow: its working directory and the Snakemake process."""
+
+    workdir: Path
+    proc: subprocess.CompletedProcess
+
+    def snakemake(self, *args: str, timeout: int = 900) -> subprocess.CompletedProcess:
+        """Snakemake on this run's working directory (this interpreter's, without a user profile)."""
+        env = dict(os.environ)
+        env.pop("SNAKEMAKE_PROFILE", None)
+        cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"),
+               "--directory", str(self.workdir), *args]
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
+
+
+@pytest.fixture(scope="session")
+def tiny_workflow(tmp_path_factory) -> WorkflowRun:
+    """The catalog-style .test/ workflow, run once per session on a copy (so the checkout stays clean) and
+    shared by the slow tests that read what it wrote (tests/test_workflow.py's end to end, the report in a
+    browser). The run's outcome is not checked here: each test asserts ``proc.returncode`` itself. A test
+    that changes the copy must restore it."""
+    workdir = tmp_path_factory.mktemp("tiny_workflow")
+    shutil.copytree(ROOT / ".test", workdir, dirs_exist_ok=True,
+                    ignore=shutil.ignore_patterns("results", "reports", ".snakemake"))
+    run = WorkflowRun(workdir, subprocess.CompletedProcess([], 0))
+    run.proc = run.snakemake("--cores", "2", "--configfile", str(workdir / "config" / "config.yaml"))
+    return run

@@ -351,6 +351,53 @@ def test_cifar_missing_names_download_option(tmp_path):
     assert "download: true" in str(exc.value) and "cifar-100-python" in str(exc.value)
 
 
+def _assert_unreadable_not_downloaded(msg: str, folder: Path, dataset: str) -> None:
+    """Names the folder, says the files could not be read and that downloading is off; claims no download."""
+    assert str(folder) in msg and "could not be read" in msg
+    assert "Downloading is off" in msg and "download: true" in msg
+    assert f"downloading {dataset}" not in msg.lower() and "failed" not in msg
+
+
+def test_cifar_files_that_fail_the_checksum_are_reported_as_unreadable(tmp_path):
+    folder = tmp_path / "cifar-100-python"
+    folder.mkdir()
+    for name in ("train", "test", "meta"):
+        (folder / name).write_bytes(b"garbage")
+    with pytest.raises(DatasetError) as exc:
+        load_dataset("cifar100", root=tmp_path)
+    msg = str(exc.value)
+    _assert_unreadable_not_downloaded(msg, folder, "cifar100")
+    assert "train: checksum mismatch" in msg and "meta: checksum mismatch" in msg
+
+
+def test_cifar_files_in_the_wrong_format_name_the_reading_error(tmp_path, monkeypatch):
+    """Files that pass torchvision's integrity check but cannot be unpickled: the unpickling error, no download."""
+    import torchvision.datasets.cifar as tv_cifar
+
+    fake_cifar10(tmp_path)
+    (tmp_path / "cifar-10-batches-py" / "data_batch_3").write_bytes(b"not a pickle")
+    monkeypatch.setattr(tv_cifar, "check_integrity", lambda *a, **k: True)  # fake files, no md5
+    for download in (False, True):  # with downloading on, nothing is downloaded over files torchvision accepts
+        with pytest.raises(DatasetError) as exc:
+            load_dataset("cifar10", root=tmp_path, download=download)
+        msg = str(exc.value)
+        assert str(tmp_path / "cifar-10-batches-py") in msg and "could not be read" in msg
+        assert "UnpicklingError" in msg and "downloading cifar10" not in msg.lower() and "failed" not in msg
+        assert ("Downloading is off" in msg) != download
+
+
+def test_fashion_mnist_truncated_gz_is_reported_as_unreadable(tmp_path, monkeypatch):
+    monkeypatch.setattr(sources, "FASHION_MNIST_SYSTEM_DIRS", ())
+    fake_fmnist(tmp_path)
+    path = tmp_path / "t10k-images-idx3-ubyte.gz"
+    path.write_bytes(path.read_bytes()[:100])
+    with pytest.raises(DatasetError) as exc:
+        load_dataset("fashion-mnist", root=tmp_path)
+    msg = str(exc.value)
+    _assert_unreadable_not_downloaded(msg, tmp_path, "fashion-mnist")
+    assert str(path) in msg and "truncated" in msg
+
+
 # ---------------------------------------------------------------------------------------- imagefolder
 
 

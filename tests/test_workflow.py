@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import textwrap
@@ -502,19 +501,13 @@ def test_bad_config_stops_snakemake_at_start_up(snakemake_runs, case):
 # ------------------------------------------------------------------------------- end to end
 
 
-def _run(workdir: Path, *args: str, timeout: int = 900) -> subprocess.CompletedProcess:
-    return subprocess.run(_snakemake_cmd(workdir, *args), capture_output=True, text=True, timeout=timeout,
-                          env=_env())
-
-
 @pytest.mark.slow
-def test_end_to_end_tiny_sweep(tmp_path):
-    """The catalog-style .test/ workflow, run on a copy so the checkout stays clean."""
-    shutil.copytree(ROOT / ".test", tmp_path, dirs_exist_ok=True,
-                    ignore=shutil.ignore_patterns("results", "reports", ".snakemake"))
+def test_end_to_end_tiny_sweep(tiny_workflow):
+    """The catalog-style .test/ workflow (run once per session on a copy: tests/conftest.py)."""
+    tmp_path = tiny_workflow.workdir
     config = tmp_path / "config" / "config.yaml"
 
-    done = _run(tmp_path, "--cores", "2", "--configfile", str(config))
+    done = tiny_workflow.proc
     assert done.returncode == 0, done.stderr[-5000:]
 
     plan = json.loads((tmp_path / "results" / "plan.json").read_text())
@@ -538,13 +531,17 @@ def test_end_to_end_tiny_sweep(tmp_path):
     for spec in ("none", "eca", "se", "smoke_nan"):
         assert spec in html
 
-    again = _run(tmp_path, "-n", "--cores", "2", "--configfile", str(config))
+    again = tiny_workflow.snakemake("-n", "--cores", "2", "--configfile", str(config))
     assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr
 
     # one more variant: only its own runs, the measure job (its set of architectures changed), the tables, the report
     study = tmp_path / "ablations" / "smoke.yaml"
-    study.write_text(study.read_text().replace("smoke_nan]", "smoke_nan, cbam]"))
-    more = _run(tmp_path, "-n", "--cores", "2", "--configfile", str(config))
+    original = study.read_text()
+    study.write_text(original.replace("smoke_nan]", "smoke_nan, cbam]"))
+    try:
+        more = tiny_workflow.snakemake("-n", "--cores", "2", "--configfile", str(config))
+    finally:
+        study.write_text(original)  # the run is shared with other tests (a dry run wrote nothing)
     assert more.returncode == 0, more.stderr[-3000:]
     counts = _job_counts(more.stdout + more.stderr)
     assert counts.get("train") == 2 and counts.get("measure") == 1

@@ -148,12 +148,28 @@ def _download_fashion_mnist(root: str | None) -> RawData:
     return _fashion_mnist_data(tr.data, tr.targets, te.data, te.targets, str(Path(tr.raw_folder)))
 
 
+def _fashion_mnist_unreadable(directory: Path, exc: DatasetError, download: bool) -> DatasetError:
+    """Files found but unreadable: say where, why, and that nothing was (or will be) downloaded over them."""
+    if download:
+        advice = ("Nothing was downloaded: files that exist are never replaced. Remove or replace them, "
+                  "or point `root` at a folder with readable files.")
+    else:
+        advice = ("Downloading is off, so nothing was downloaded: replace the files (for the system copy: "
+                  "`apt-get install --reinstall dataset-fashion-mnist`), or point `root` at a folder with readable "
+                  "files, or allow downloading with the `download: true` option (load_dataset(..., download=True)) "
+                  "and a `root` without these files.")
+    return DatasetError(f"Fashion-MNIST files were found in {directory} but could not be read: {exc}. {advice}")
+
+
 def _load_fashion_mnist(root: str | None, download: bool) -> RawData:
     searched = _fashion_mnist_candidates(root)
     for d in searched:
         files = _find_idx_dir(d)
         if files is not None:
-            return _read_fashion_mnist_dir(d, files)
+            try:
+                return _read_fashion_mnist_dir(d, files)
+            except DatasetError as exc:
+                raise _fashion_mnist_unreadable(d, exc, download) from None
     if download:
         return _download_fashion_mnist(root)
     where = ", ".join(str(d) for d in searched)
@@ -187,24 +203,64 @@ def _load_digits() -> RawData:
                    1.0, tuple(str(i) for i in range(10)), "sklearn.datasets.load_digits")
 
 
+def _cifar_files(cls) -> list[tuple[str, str]]:
+    """(file name, md5) of every file torchvision reads for ``cls`` (train and test batches, meta)."""
+    return [*cls.train_list, *cls.test_list, (cls.meta["filename"], cls.meta["md5"])]
+
+
+def _cifar_file_problems(cls, folder: Path) -> list[str]:
+    """What is wrong with the CIFAR files in ``folder``: one line per missing or altered file."""
+    from torchvision.datasets import cifar as tv_cifar
+
+    problems = []
+    for name, md5 in _cifar_files(cls):
+        path = folder / name
+        if not path.is_file():
+            problems.append(f"{name}: missing")
+        elif not tv_cifar.check_integrity(str(path), md5):
+            problems.append(f"{name}: checksum mismatch ({path.stat().st_size} bytes; not the official file)")
+    return problems
+
+
+def _cifar_unreadable(name: str, folder: Path, reason: str, download: bool, base_folder: str) -> DatasetError:
+    found = sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
+    shown = ", ".join(found[:8]) + (", ..." if len(found) > 8 else "")
+    if download:
+        advice = ("Nothing was downloaded: torchvision accepted the files there as complete. Remove that "
+                  "folder to download it afresh, or point `root` at a folder with a readable "
+                  f"{base_folder}/.")
+    else:
+        advice = ("Downloading is off, so nothing was downloaded: allow it with the `download: true` option "
+                  "(load_dataset(..., download=True)), or replace the files, or point `root` at a folder "
+                  f"with a readable {base_folder}/.")
+    return DatasetError(f"{name} files were found in {folder} ({shown}) but could not be read: {reason}. "
+                        f"{advice}")
+
+
 def _load_cifar(name: str, root: str | None, download: bool) -> RawData:
     from torchvision.datasets import CIFAR10, CIFAR100
 
     cls = CIFAR10 if name == "cifar10" else CIFAR100
     croot = Path(root if root is not None else DEFAULT_ROOT).expanduser()
+    folder = croot / cls.base_folder
+    present = folder.is_dir() and any(folder.iterdir())
+    # torchvision downloads only when its integrity check fails: otherwise any error is a reading error
+    will_download = download and bool(_cifar_file_problems(cls, folder))
     try:
         tr = cls(str(croot), train=True, download=download)
         te = cls(str(croot), train=False, download=download)
-    except RuntimeError as exc:
-        if download:
-            raise DatasetError(f"loading {name} from {croot} failed after download: {exc}") from None
+    except Exception as exc:  # network, checksum, unpickling and format errors alike
+        if will_download:
+            raise DatasetError(f"downloading {name} into {croot} failed ({type(exc).__name__}: {exc})") from None
+        if present:
+            problems = _cifar_file_problems(cls, folder)
+            reason = ("; ".join(problems) if problems else f"{type(exc).__name__}: {exc}")
+            raise _cifar_unreadable(name, folder, reason, download, cls.base_folder) from None
         raise DatasetError(
-            f"{name} not found (or corrupt) in {croot / cls.base_folder} (torchvision layout). "
+            f"{name} not found in {folder} (torchvision layout). "
             "Allow downloading it with the `download: true` option (load_dataset(..., download=True)), "
             f"or point `root` at a folder that holds {cls.base_folder}/."
         ) from None
-    except Exception as exc:  # network errors while downloading
-        raise DatasetError(f"downloading {name} into {croot} failed ({type(exc).__name__}: {exc})") from None
 
     def to_tensors(ds):
         x = torch.from_numpy(np.ascontiguousarray(ds.data)).permute(0, 3, 1, 2)  # uint8 NCHW
