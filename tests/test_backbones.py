@@ -140,7 +140,7 @@ def test_width_mult_is_a_model_option_of_mobilenet_v2_only():
 
 
 def test_resnet50_reference_count():
-    assert n_params(resnet50()) == 25_557_032  # DESIGN.md reference, 1000 classes
+    assert n_params(resnet50()) == 25_557_032  # the reference count (torchvision), 1000 classes
 
 
 def test_cifar_resnet20_param_count():

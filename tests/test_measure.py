@@ -327,7 +327,7 @@ def test_throughput_bf16_channels_last_and_min_time():
         (dict(latency_repeats=0), r"latency_repeats must be an integer >= 1"),
         (dict(dtype="float64"), r"dtype must be one of \['bfloat16', 'float32'\], got 'float64'"),
         (dict(min_time_s=-1.0), r"min_time_s must be a finite number >= 0"),
-        (dict(device="tpu"), r"device 'tpu'.*allowed: 'cpu', 'cuda' or 'cuda:N'"),
+        (dict(device="tpu"), r"device 'tpu' is not supported; use 'auto', 'cpu', 'cuda' or 'cuda:N'"),
         (dict(input_shape=(3, 8)), r"input_shape must be \(channels, height, width\)"),
     ],
 )
@@ -339,8 +339,14 @@ def test_throughput_bad_args(kwargs, pattern):
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message when CUDA is absent")
 def test_throughput_cuda_unavailable_message():
-    with pytest.raises(ValueError, match=r"device 'cuda' requested but CUDA is not available.*allowed here: 'cpu'"):
+    with pytest.raises(ValueError, match=r"device 'cuda' was requested but no CUDA GPU is available.*'auto' or 'cpu'"):
         measure_throughput(_tiny_model(), (3, 8, 8), device="cuda", **FAST)
+
+
+def test_measure_device_auto_is_the_cpu_here():
+    """One device resolver: `auto` is accepted wherever a device is (the measure job's config included)."""
+    r = measure_throughput(_tiny_model(), (3, 8, 8), device="auto", **FAST)
+    assert r["device"] == ("cuda" if torch.cuda.is_available() else "cpu")
 
 
 @pytest.mark.cuda

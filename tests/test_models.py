@@ -1,4 +1,4 @@
-"""build_model + describe: the exact parameter counts of DESIGN.md, resolved k, architecture identity."""
+"""build_model + describe: the exact reference parameter counts, resolved k, architecture identity."""
 import pytest
 import torch
 import torchvision

@@ -86,7 +86,7 @@ def attention_factory(spec: VariantSpec, num_stages: int, backbone: str) -> Atte
 
 def build_model(backbone: str, attention: str | dict | VariantSpec = "none", *, num_classes: int = 1000,
                 in_channels: int = 3, seed: int | None = None, **options: Any) -> nn.Module:
-    """Instantiate ``backbone`` with ``attention`` in every block (see DESIGN.md for placement).
+    """Instantiate ``backbone`` with ``attention`` in every block (placement: the README, "Add your own attention variant" and docs/workflow.md).
 
     ``seed``: initialise with common random numbers (:mod:`ecabench.init`): the backbone's tensors
     are the same for every attention variant built with that seed. Without it, the weights come

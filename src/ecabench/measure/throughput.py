@@ -41,6 +41,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ecabench.train.device import resolve_device
 from ecabench.util import check_int, is_int
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
@@ -77,25 +78,8 @@ def _max_rss_mb() -> float | None:
 
 
 def _resolve_device(device: Any) -> torch.device:
-    allowed = "'cpu', 'cuda' or 'cuda:N'"
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError) as exc:
-        raise ValueError(f"device {device!r} is not a valid device; allowed: {allowed}") from exc
-    if dev.type == "cpu":
-        return dev
-    if dev.type != "cuda":
-        raise ValueError(f"device {device!r} is not supported; allowed: {allowed}")
-    if not torch.cuda.is_available():
-        raise ValueError(
-            f"device {device!r} requested but CUDA is not available on this machine "
-            "(torch.cuda.is_available() is False); allowed here: 'cpu'"
-        )
-    count = torch.cuda.device_count()
-    index = dev.index if dev.index is not None else torch.cuda.current_device()
-    if not 0 <= index < count:
-        raise ValueError(f"device {device!r}: this machine has {count} CUDA device(s), cuda:0..cuda:{count - 1}")
-    return torch.device("cuda", index)
+    """The one device resolver of the suite (``auto`` included): :func:`ecabench.train.device.resolve_device`."""
+    return resolve_device(device)
 
 
 def _check_args(input_shape, batch_size, dtype, warmup, repeats, min_time_s, latency_repeats, num_threads):
