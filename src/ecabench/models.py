@@ -86,7 +86,8 @@ def attention_factory(spec: VariantSpec, num_stages: int, backbone: str) -> Atte
 
 def build_model(backbone: str, attention: str | dict | VariantSpec = "none", *, num_classes: int = 1000,
                 in_channels: int = 3, seed: int | None = None, **options: Any) -> nn.Module:
-    """Instantiate ``backbone`` with ``attention`` in every block (placement: the README, "Add your own attention variant" and docs/workflow.md).
+    """Instantiate ``backbone`` with ``attention`` in every block (after the block's last BN, before
+    the residual addition: :mod:`ecabench.backbones`).
 
     ``seed``: initialise with common random numbers (:mod:`ecabench.init`): the backbone's tensors
     are the same for every attention variant built with that seed. Without it, the weights come
