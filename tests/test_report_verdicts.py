@@ -77,3 +77,11 @@ def test_omnibus_words():
     assert "no detectable effect of k" in omnibus_words(r, "k") and "smallest detectable gap 1.20" in omnibus_words(
         r, "k")
     assert omnibus_words({"p_value": float("nan"), "note": "n too small"}, "k").startswith("cannot tell")
+
+
+def test_tuned_labels_round_to_4_significant_digits_and_show_k_per_stage():
+    from ecabench.aggregate.tuned import tuned_label
+
+    assert tuned_label("eca(gamma=3.1455680991172583,b=1.0976270078546495)", [1, 1, 3]) == \
+        "eca(gamma=3.146,b=1.098) [k 1,1,3]"
+    assert tuned_label("se(r=8)", None) == "se(r=8)"

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,17 @@ def merge_tuned_studies(plan: dict, records: dict[str, dict], tune_summaries: An
     return {**plan, "studies": {**studies, **tuned}}, tuned
 
 
+def tuned_label(spec: str | None, k_per_stage=None) -> str:
+    """A tuned setting as tables and figures name it: continuous values to 4 significant digits and the
+    k each stage resolved to (``eca(gamma=3.146,b=1.098) [k 1,1,3]``); the CSV keeps the full values
+    in its parameter columns."""
+    label = re.sub(r"-?\d+\.\d+(?:e-?\d+)?", lambda m: f"{float(m.group()):.4g}", str(spec or ""))
+    if k_per_stage:
+        flat = [",".join(map(str, k)) if isinstance(k, list) else str(k) for k in k_per_stage]
+        label += f" [k {','.join(flat)}]"
+    return label
+
+
 def plan_studies(summaries: Iterable[str | os.PathLike | Mapping]) -> dict:
     """Study entries in the plan's format for the evaluation runs of tuning summaries
     (``results/tuning/<tune>/summary.json``), so they go through the same tables and report."""
@@ -46,7 +58,9 @@ def plan_studies(summaries: Iterable[str | os.PathLike | Mapping]) -> dict:
             attention = best.get("attention") or {}
             if attention.get("name") == "none":
                 baseline = best.get("spec")
-            runs += [{"run_id": e["run_id"], "spec": best.get("spec") or e.get("spec"), "spec_id": best.get("spec_id"),
+            runs += [{"run_id": e["run_id"], "spec": tuned_label(best.get("spec") or e.get("spec"),
+                                                                best.get("k_per_stage")),
+                      "spec_id": best.get("spec_id"),
                       "variant": attention.get("name"), "params": {k: v for k, v in attention.items() if k != "name"},
                       "seed": e["seed"], "k_per_stage": best.get("k_per_stage"), "aliases": [], "tuned_label": label,
                       "tuned_params": best.get("params")} for e in v.get("evaluation") or []]
