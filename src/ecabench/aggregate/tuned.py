@@ -37,10 +37,11 @@ def merge_tuned_studies(plan: dict, records: dict[str, dict], tune_summaries: An
 
 def tuned_label(spec: str | None, k_per_stage=None) -> str:
     """A tuned setting as tables and figures name it: continuous values to 4 significant digits and the
-    k each stage resolved to (``eca(gamma=3.146,b=1.098) [k 1,1,3]``); the CSV keeps the full values
+    k each stage resolved to when the spec does not fix it (``eca(gamma=3.146,b=1.098) [k 1,1,3]``); the
+    CSV keeps the full values
     in its parameter columns."""
     label = re.sub(r"-?\d+\.\d+(?:e-?\d+)?", lambda m: f"{float(m.group()):.4g}", str(spec or ""))
-    if k_per_stage:
+    if k_per_stage and "k=" not in label:  # a fixed k already names itself
         flat = [",".join(map(str, k)) if isinstance(k, list) else str(k) for k in k_per_stage]
         label += f" [k {','.join(flat)}]"
     return label
