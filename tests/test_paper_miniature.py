@@ -129,6 +129,11 @@ def test_paper_miniature_runs_to_the_report(tmp_path):
         [(r["run_id"], r["status"], r.get("error")) for r in runs if r["status"] != "ok"]
     settings = {(r["config"]["backbone"], r["config"]["dataset"]["name"]) for r in runs}
     assert len(settings) == 6 == len(paper["backbones"]) * len(paper["datasets"])
+    # the jobs ran this checkout's loader (the md5 bypass names itself in the record's data source)
+    cifar = [r for r in runs if r["config"]["dataset"]["name"] == "cifar100"]
+    assert all(f"md5 not checked: {pm.SKIP_MD5_ENV}=1" in r["environment"]["data_source"] for r in cifar)
+    mobilenet = [r for r in runs if r["config"]["backbone"] == "mobilenet_v2"]
+    assert {r["config"]["train"]["lr"] for r in mobilenet} == {0.045}  # the backbone's own recipe
 
     # every measure job timed inference and train (eager: see the module docstring); none failed
     measured = [json.loads(p.read_text()) for p in sorted((tmp_path / "results" / "measure").glob("*.json"))]
@@ -149,3 +154,15 @@ def test_paper_miniature_runs_to_the_report(tmp_path):
     for dataset in ("cifar100", "imagefolder"):
         assert dataset in md
     print(f"paper miniature: {len(runs)} runs, {elapsed:.0f} s")
+
+
+@pytest.mark.slow
+def test_paper_miniature_cuda_override_plans(tmp_path, capfd):
+    """The CUDA miniature (benchmarks/gpu_check.sh step 5) as far as a machine without CUDA goes: its
+    override validates and plans every job (snakemake -n)."""
+    assert pm.main(["--out", str(tmp_path), "--device", "cuda", "--cores", "16", "--implementations", "eager",
+                    "--dry-run"]) == 0
+    out = capfd.readouterr()
+    assert "This was a dry-run" in out.out + out.err
+    over = yaml.safe_load((tmp_path / "miniature.yaml").read_text())
+    assert over["device"] == over["measure"]["device"] == "cuda" and over["train"]["amp"] is True
