@@ -13,9 +13,10 @@ eager (inference and train, as paper.yaml's modes), and the compile path of the 
 (``ecabench.measurement.measure_group`` with paper.yaml's measure options, eager and compile) runs in
 ``test_paper_miniature_measure_job_compiles_a_small_model`` on a ResNet-20 at 8 px instead.
 
-Measured on the 2-core box this was written on, shared with other jobs (load ~12): the workflow (47 jobs,
-36 training runs) took 40 min wall and 20 min of CPU (user + sys), i.e. about 10 min on an idle 2-core
-CI machine; the compile check with none and ECA took 1112 s there (now the plain model only).
+Measured on the 2-core box this was written on, shared with other jobs: the workflow (47 jobs, 36
+training runs) took 880 s in this test at load ~3.5 and 40 min at load ~12, with 20 min of CPU (user +
+sys) in all, i.e. about 10 min on an idle 2-core CI machine; the compile check with none and ECA took
+1112 s at load ~12 (now the plain model only, not timed since).
 """
 from __future__ import annotations
 
