@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# One-command GPU check, at most 8 minutes on one GPU (the sum of the step timeouts below):
+# One-command GPU check, at most 13 minutes on one GPU (the sum of the step timeouts below):
 #   1. the CUDA tests (pytest -m cuda)
 #   2. ResNet-50 none/ECA/SE/CBAM inference at batch 256, bf16 autocast, channels_last, eager and
 #      torch.compile, timed in interleaved rounds, with peak memory
 #   3. the same four at batch 128 for a full training step (forward, loss, backward, SGD), eager
 #   4. ResNet-20 + ECA on Fashion-MNIST, 2 epochs on CUDA (needs apt's dataset-fashion-mnist)
+#   5. config/paper.yaml in miniature (benchmarks/paper_miniature.py): the whole workflow to the report
+#      on tiny written data, bf16, channels_last, inference and train timing (eager: step 2 compiles)
 # and writes results/gpu_check/gpu_check.{json,md} (plus each step's own output and log).
 #
 #   benchmarks/gpu_check.sh [--out DIR] [--device cuda[:N]] [--rounds N]
@@ -13,7 +15,7 @@
 # the others; the exit status is 1 if any step failed or timed out.
 set -euo pipefail
 
-usage() { sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; }
 die() { echo "gpu_check: $*" >&2; exit 2; }
 
 OUT=results/gpu_check
@@ -70,5 +72,8 @@ rm -rf "$OUT/resnet20_fashion_mnist"
 step resnet20_fashion_mnist 60 "$PYTHON" -m ecabench.cli run --backbone resnet20 --attention eca \
   --dataset fashion-mnist --epochs 2 --batch-size 128 --device cuda --no-throughput --quiet \
   --out "$OUT/resnet20_fashion_mnist"
+rm -rf "$OUT/paper_miniature"
+step paper_miniature 300 "$PYTHON" "$ROOT/benchmarks/paper_miniature.py" --out "$OUT/paper_miniature" \
+  --device cuda --cores "$(nproc)" --implementations eager
 
 "$PYTHON" "$ROOT/benchmarks/gpu_check_summary.py" "$OUT"

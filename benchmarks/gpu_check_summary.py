@@ -3,9 +3,10 @@
     python benchmarks/gpu_check_summary.py results/gpu_check
 
 Reads ``steps.tsv`` (step, exit status, seconds), ``cuda_tests.xml`` (pytest's JUnit report),
-``inference.json`` and ``train.json`` (``ecabench measure --json``) and the run record under
-``resnet20_fashion_mnist/``; a missing or broken file becomes that step's error, never a crash,
-so a failed step still leaves a page saying what failed.
+``inference.json`` and ``train.json`` (``ecabench measure --json``), the run record under
+``resnet20_fashion_mnist/`` and the run and measure records of ``paper_miniature/results/``; a
+missing or broken file becomes that step's error, never a crash, so a failed step still leaves a
+page saying what failed.
 """
 
 from __future__ import annotations
@@ -53,10 +54,28 @@ def _training(folder: Path) -> dict:
             "device": record["environment"]["device"], "record": str(record_path)}
 
 
+def _paper_miniature(folder: Path) -> dict:
+    """config/paper.yaml in miniature (benchmarks/paper_miniature.py): run and measure statuses, settings."""
+    results = folder / "paper_miniature" / "results"
+    runs = [json.loads(p.read_text()) for p in sorted((results / "runs").glob("*.json"))]
+    if not runs:
+        raise FileNotFoundError(f"no run records in {results / 'runs'}")
+    measured = [json.loads(p.read_text()) for p in sorted((results / "measure").glob("*.json"))]
+    statuses: dict[str, int] = {}
+    for r in runs:
+        statuses[r["status"]] = statuses.get(r["status"], 0) + 1
+    return {"runs": len(runs), "run_status": statuses,
+            "settings": sorted({f"{r['config']['backbone']}/{r['config']['dataset']['name']}" for r in runs}),
+            "measure_jobs": len(measured), "measure_ok": sum(m["status"] == "ok" for m in measured),
+            "timed": sorted({f"{t['implementation']}/{t['mode']}" for m in measured for t in m["throughput"]}),
+            "report": (folder / "paper_miniature" / "reports" / "index.html").is_file()}
+
+
 def collect(folder: Path) -> dict:
     summary: dict = {"steps": _steps(folder)}
     for key, read in (("cuda_tests", _tests), ("inference", lambda f: _throughput(f, "inference")),
-                      ("train", lambda f: _throughput(f, "train")), ("resnet20_fashion_mnist", _training)):
+                      ("train", lambda f: _throughput(f, "train")), ("resnet20_fashion_mnist", _training),
+                      ("paper_miniature", _paper_miniature)):
         try:
             summary[key] = read(folder)
         except Exception as exc:  # a step that failed left nothing (or garbage): say so in the page
@@ -98,6 +117,15 @@ def markdown(summary: dict) -> str:
         m = run["metrics"]
         lines.append(f"status {run['status']}: test top-1 {m['test_top1_pct']:.2f}%, "
                      f"training {run['timings'].get('train_time_s', float('nan')):.1f} s")
+    mini = summary["paper_miniature"]
+    lines += ["", "## config/paper.yaml in miniature (benchmarks/paper_miniature.py)", ""]
+    if "error" in mini:
+        lines.append(f"not available: {mini['error']}")
+    else:
+        status = ", ".join(f"{n} {s}" for s, n in sorted(mini["run_status"].items()))
+        lines.append(f"{mini['runs']} runs ({status}) over {len(mini['settings'])} settings "
+                     f"({', '.join(mini['settings'])}); {mini['measure_ok']} of {mini['measure_jobs']} measure jobs ok "
+                     f"({', '.join(mini['timed'])}); report {'written' if mini['report'] else 'missing'}")
     return "\n".join(lines) + "\n"
 
 
@@ -110,6 +138,9 @@ def main(argv: list[str] | None = None) -> int:
     atomic_write_text(args.folder / "gpu_check.md", markdown(summary))
     failed = [s["step"] for s in summary["steps"] if s["exit_status"] != 0]
     failed += [k for k, v in summary.items() if isinstance(v, dict) and "error" in v]
+    mini = summary["paper_miniature"]
+    if "error" not in mini and (set(mini["run_status"]) != {"ok"} or mini["measure_ok"] < mini["measure_jobs"]):
+        failed.append("paper_miniature")
     print(f"gpu_check: wrote {args.folder / 'gpu_check.md'}" + (f"; failed: {', '.join(failed)}" if failed else ""))
     return 1 if failed else 0
 

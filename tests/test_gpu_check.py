@@ -72,7 +72,16 @@ def test_summary_from_the_steps_real_outputs(tmp_path):
     (tmp_path / "cuda_tests.xml").write_text(
         '<testsuites><testsuite name="pytest" tests="9" failures="0" errors="0" skipped="0"/></testsuites>')
     (tmp_path / "steps.tsv").write_text("cuda_tests\t0\t12.5\ninference\t0\t200.0\ntrain\t0\t50.0\n"
-                                        "resnet20_fashion_mnist\t0\t30.0\n")
+                                        "resnet20_fashion_mnist\t0\t30.0\npaper_miniature\t0\t240.0\n")
+    mini = tmp_path / "paper_miniature"  # the records' fields the summary reads (tests/test_paper_miniature.py runs it)
+    for sub in ("results/runs", "results/measure", "reports"):
+        (mini / sub).mkdir(parents=True)
+    for i, (backbone, dataset) in enumerate((("resnet18", "cifar100"), ("mobilenet_v2", "imagefolder"))):
+        (mini / "results" / "runs" / f"{i}.json").write_text(json.dumps(
+            {"status": "ok", "config": {"backbone": backbone, "dataset": {"name": dataset}}}))
+    (mini / "results" / "measure" / "m.json").write_text(json.dumps(
+        {"status": "ok", "throughput": [{"implementation": "eager", "mode": m} for m in ("inference", "train")]}))
+    (mini / "reports" / "index.html").write_text("<html></html>")
 
     assert gpu_check_summary.main([str(tmp_path)]) == 0
     summary = json.loads((tmp_path / "gpu_check.json").read_text())
@@ -84,6 +93,10 @@ def test_summary_from_the_steps_real_outputs(tmp_path):
     assert summary["resnet20_fashion_mnist"]["status"] == "ok"
     page = (tmp_path / "gpu_check.md").read_text()
     assert "## ResNet-50 inference" in page and "| eca | eager |" in page and "9 tests: 0 failed" in page
+    assert summary["paper_miniature"] == {
+        "runs": 2, "run_status": {"ok": 2}, "settings": ["mobilenet_v2/imagefolder", "resnet18/cifar100"],
+        "measure_jobs": 1, "measure_ok": 1, "timed": ["eager/inference", "eager/train"], "report": True}
+    assert "2 runs (2 ok) over 2 settings" in page
 
     (tmp_path / "train.json").write_text("")  # the step timed out before writing anything
     (tmp_path / "steps.tsv").write_text("train\t124\t90.0\n")
