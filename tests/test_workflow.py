@@ -169,41 +169,39 @@ def test_config_can_narrow_a_study_grid(tmp_path):
 
 def test_default_config_plan(tmp_path):
     plan = build_plan(default_config(), workdir=ROOT, basedir=ROOT)
-    assert set(plan["studies"]) == {"eca_kernel", "eca_gamma_b", "eca_odd_rule", "attention_zoo"}
-    n_seeds = max(len(s["seeds"]) for s in plan["studies"].values())
+    assert set(plan["studies"]) == {"attention_zoo"}
+    zoo = plan["studies"]["attention_zoo"]
     archs = {r["architecture_id"] for r in plan["runs"].values()}
-    seeds_of: dict = {}
-    for study in plan["studies"].values():  # a run is (architecture, seed), shared by every study that lists it
-        assert len(study["runs"]) == len({r["architecture_id"] for r in study["runs"]}) * len(study["seeds"])
-        for r in study["runs"]:
-            seeds_of.setdefault(r["architecture_id"], set()).add(r["seed"])
-    assert len(plan["runs"]) == sum(len(v) for v in seeds_of.values())
+    # a run is (architecture, seed): every candidate seed of the two-stage rule is planned in advance
+    assert len(zoo["runs"]) == len({r["architecture_id"] for r in zoo["runs"]}) * len(zoo["seeds"])
+    assert len(plan["runs"]) == len(archs) * len(zoo["seeds"])
+    # the headline study: two backbone families and a two-stage seed rule (docs/statistics.md)
+    assert {r["backbone"] for r in zoo["runs"]} == {"cifar_resnet20", "mobilenet_v2(width_mult=0.35)"}
+    rule = zoo["precision"]
+    assert rule["n0"] >= 3 and len(zoo["seeds"]) == rule["max_seeds"] > rule["n0"]
+    assert len(plan["static_runs"]) == len(archs) * rule["n0"]
     # one measure job per backbone and input, timing every architecture of that backbone
     assert len(plan["measurements"]) == 2
     assert set().union(*(m["architectures"] for m in plan["measurements"].values())) == archs
-    # the headline study: two backbone families and a two-stage seed rule (docs/statistics.md)
-    zoo = plan["studies"]["attention_zoo"]
-    assert {r["backbone"] for r in zoo["runs"]} == {"cifar_resnet20", "mobilenet_v2(width_mult=0.35)"}
-    assert zoo["precision"]["n0"] >= 4 and len(zoo["seeds"]) == zoo["precision"]["max_seeds"]
-    # the design screens run on ResNet-20 against the paper's choice
-    for name in ("eca_kernel", "eca_gamma_b", "eca_odd_rule"):
-        assert plan["studies"][name]["baseline"] == "eca"
-        assert {r["backbone"] for r in plan["studies"][name]["runs"]} == {"cifar_resnet20"}
-    # fewer runs than (specs listed in all studies) x seeds: aliases and shared runs are deduplicated
-    listed = sum(len(s["specs"]) for s in plan["studies"].values())
-    assert len(plan["runs"]) < listed * n_seeds
+    for run in plan["runs"].values():  # every run is a valid config with the dataset's shape
+        assert run["config"]["dataset"]["in_channels"] == 1
+        assert run["config"]["dataset"]["num_classes"] == 10
+        if run["backbone"].startswith("mobilenet_v2"):
+            assert run["config"]["model"] == {"small_input": True, "position": "output", "width_mult": 0.35}
+
+
+def test_design_config_plans_the_screens_against_the_papers_choice(tmp_path):
+    cfg = {**default_config(), **yaml.safe_load((ROOT / "config" / "design.yaml").read_text())}
+    plan = build_plan(cfg, workdir=ROOT, basedir=ROOT)
+    assert set(plan["studies"]) == {"eca_kernel", "eca_gamma_b", "eca_odd_rule"}
+    for study in plan["studies"].values():
+        assert study["baseline"] == "eca" and "none" in study["specs"]
     # the kernel study: adaptive is k=3 on ResNet-20, so it is the same run as eca(k=3)
     kernel = study_runs(plan, "eca_kernel")
     assert "eca(k=3)" in kernel["eca"]["aliases"] and "eca(k=3)" not in kernel
-    # the zoo's `eca` is the kernel study's `eca`: one run
-    zoo_r20 = [r for r in zoo["runs"] if r["seed"] == 0 and r["spec"] == "eca" and r["backbone"] == "cifar_resnet20"]
-    assert zoo_r20[0]["run_id"] == kernel["eca"]["run_id"]
-    # every run is a valid config with the dataset's shape
-    for run in plan["runs"].values():
-        if run["backbone"].startswith("mobilenet_v2"):
-            assert run["config"]["model"] == {"small_input": True, "position": "output", "width_mult": 0.35}
-        assert run["config"]["dataset"]["in_channels"] == 1
-        assert run["config"]["dataset"]["num_classes"] == 10
+    # fewer runs than specs x seeds: aliases and runs shared by two studies are computed once
+    listed = sum(len(s["specs"]) for s in plan["studies"].values())
+    assert len(plan["runs"]) < listed * len(cfg["seeds"])
 
 
 def test_plan_is_deterministic_and_json(tmp_path):
