@@ -194,7 +194,7 @@ def test_workflow_runs_stage_2_only_for_the_seeds_still_missing(tmp_path):
 
     cfg["studies"][0]["precision"]["max_seeds"] = 5  # a higher cap: the checkpoint decides again ...
     path.write_text(yaml.safe_dump(cfg))
-    decided = _snakemake(tmp_path, "--cores", "2", "--configfile", str(path), "results/precision/s.json")
+    decided = _snakemake(tmp_path, "results/precision/s.json", "--cores", "2", "--configfile", str(path))
     assert decided.returncode == 0, decided.stderr[-4000:]
     assert _trains(decided.stdout + decided.stderr) == 0  # ... from the stage-1 records, recomputing none
     more = _snakemake(tmp_path, "-n", "--cores", "2", "--configfile", str(path))
