@@ -438,7 +438,7 @@ def test_the_paper_table_ships_with_the_package_and_its_source_is_cited():
 
     path = reference.find_reference_csv()
     assert path == reference.packaged_reference() and path.is_file()
-    assert "site-packages" in str(path) or "src/ecabench/reference" in str(path)  # never ../shared
+    assert "site-packages" in str(path) or "src/ecabench/reference" in str(path)  # never outside the checkout
     ref = reference.load_reference(path)
     r50 = ref[ref["backbone"] == "resnet50"].set_index("method")
     assert r50.loc["baseline", "params_paper"] == 24.37 and r50.loc["eca", "top1"] == 77.48

@@ -26,7 +26,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from ecabench.measure.throughput import DTYPES, MIB, _resolve_device, cpu_model_name
+from ecabench.measure.throughput import DTYPES, MIB, cpu_model_name
+from ecabench.train.device import resolve_device
 from ecabench.util import check_int
 
 IMPLEMENTATIONS = ("eager", "compile")
@@ -177,7 +178,7 @@ def measure_interleaved(
     reference, shape, implementations, modes = _check(models, input_shape, reference, dtype, implementations, modes,
                                                       batch_size=batch_size, warmup=warmup, rounds=rounds,
                                                       num_threads=num_threads)
-    dev = _resolve_device(device)
+    dev = resolve_device(device)
     memory_format = torch.channels_last if channels_last else torch.contiguous_format
     generator = torch.Generator().manual_seed(seed)
     x = torch.randn((batch_size, *shape), generator=generator).to(dev).contiguous(memory_format=memory_format)

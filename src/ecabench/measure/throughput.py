@@ -77,11 +77,6 @@ def _max_rss_mb() -> float | None:
         return None
 
 
-def _resolve_device(device: Any) -> torch.device:
-    """The one device resolver of the suite (``auto`` included): :func:`ecabench.train.device.resolve_device`."""
-    return resolve_device(device)
-
-
 def _check_args(input_shape, batch_size, dtype, warmup, repeats, min_time_s, latency_repeats, num_threads):
     try:
         shape = tuple(input_shape)
@@ -223,7 +218,7 @@ def measure_throughput(
     if not isinstance(model, nn.Module):
         raise TypeError(f"measure_throughput expects an nn.Module, got {type(model).__name__}")
     shape = _check_args(input_shape, batch_size, dtype, warmup, repeats, min_time_s, latency_repeats, num_threads)
-    dev = _resolve_device(device)
+    dev = resolve_device(device)
     memory_format = torch.channels_last if channels_last else torch.contiguous_format
     generator = torch.Generator().manual_seed(seed)
     x = _batch(batch_size, shape, generator, dev, memory_format)
