@@ -245,6 +245,30 @@ def test_digits_subset_is_stratified_and_seeded():
     assert full.n_train == 1293
 
 
+def test_digits_test_subset_is_stratified_seeded_and_scores_those_images():
+    full = load_dataset("digits", seed=3)
+    a = load_dataset("digits", seed=3, test_subset=100)
+    assert a.n_test == 100 and max(a.test.class_counts()) - min(a.test.class_counts()) <= 1
+    assert torch.equal(a.test.indices, load_dataset("digits", seed=3, test_subset=100).test.indices)
+    assert not torch.equal(a.test.indices, load_dataset("digits", seed=4, test_subset=100).test.indices)
+    # the images kept are the full split's images at those positions, with their labels
+    where = {int(i): n for n, i in enumerate(full.test.indices)}
+    rows = torch.tensor([where[int(i)] for i in a.test.indices])
+    assert torch.equal(a.test.x, full.test.x[rows]) and torch.equal(a.test.y, full.test.y[rows])
+    # training and validation splits do not depend on it
+    assert torch.equal(a.train.indices, full.train.indices) and torch.equal(a.val.indices, full.val.indices)
+    assert load_dataset("digits", seed=3, test_subset=360).n_test == 360  # the whole split is allowed
+
+
+@pytest.mark.parametrize(("test_subset", "match"), [(361, "10 <= test_subset <= 360"), (9, "10 <= test_subset"),
+                                                     (12.5, "whole number"), (True, "whole number")])
+def test_bad_test_subset_is_refused_before_reading(monkeypatch, test_subset, match):
+    monkeypatch.setattr(sources, "read_source", lambda *a, **k: pytest.fail("data read before the check"))
+    with pytest.raises(DatasetError, match=match) as exc:
+        load_dataset("digits", test_subset=test_subset)
+    assert "test_subset" in str(exc.value)
+
+
 def test_stratified_take_exact_counts():
     labels = np.repeat(np.arange(3), [50, 30, 20])
     rest, taken = splits.stratified_take(labels, 10, seed=0)

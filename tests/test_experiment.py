@@ -39,12 +39,29 @@ def test_run_config_is_normalised_and_hashes_stably():
         (dict(attention="eca(k=[3,5])"), "k=[3,5] has 2 values but cifar_resnet20 has 3 stages"),
         (dict(model={"position": "middle"}), "unknown attention position 'middle'"),
         (dict(dataset_options={"crop": 3}), "dataset options: unknown option 'crop'"),
+        (dict(dataset_options={"test_subset": 20000}), "test_subset=20000 is out of range for fashion-mnist"),
     ],
 )
 def test_bad_run_configs_fail_before_any_work(kwargs, needle):
     with pytest.raises(ValueError) as info:
         make_run_config(**{"backbone": "resnet20", "attention": "eca", **kwargs})
     assert needle in str(info.value)
+
+
+def test_test_subset_joins_the_run_id_only_when_set():
+    plain = make_run_config(backbone="resnet20", attention="eca")
+    assert "test_subset" not in plain["dataset"]
+    assert make_run_config(backbone="resnet20", attention="eca", dataset_options={"test_subset": None}) == plain
+    half = make_run_config(backbone="resnet20", attention="eca", dataset_options={"test_subset": 5000})
+    assert half["dataset"]["test_subset"] == 5000 and run_id(half) != run_id(plain)
+
+
+def test_record_scores_the_test_subset(tmp_path):
+    record = run_experiment(tiny_config(dataset_options={"val_size": 0.1, "test_subset": 50},
+                                        train={"epochs": 1, "batch_size": 64, "num_threads": 1}),
+                            out_dir=tmp_path, device="cpu", progress=False)
+    assert record["status"] == "ok" and record["environment"]["n_test"] == 50
+    assert validate(read_record(tmp_path / f"{record['run_id']}.json")) is None
 
 
 def _no_training(monkeypatch):

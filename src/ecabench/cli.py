@@ -110,6 +110,7 @@ def cmd_run(args) -> int:
     model = {"position": args.position} if args.position else {}
     config = make_run_config(backbone=args.backbone, attention=args.attention, dataset=args.dataset,
                              dataset_options={"val_size": args.val_size, "subset": args.subset,
+                                              "test_subset": args.test_subset,
                                               "root": args.data_root},
                              train=train, model=model, seed=args.seed)
     record = run_experiment(config, out_dir=args.out, device=args.device, data_root=args.data_root,
@@ -285,6 +286,8 @@ def _run_parser(sub) -> None:
         p.add_argument(name, type=kind)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--subset", type=int, help="stratified training subset size")
+    p.add_argument("--test-subset", type=int, help="score only this many test images (stratified, seeded; "
+                   "default: the whole test split)")
     p.add_argument("--val-size", type=_val_size, default=0.1,
                    help="validation split carved from the training split: a fraction < 1, or a whole number "
                         "of images if >= 1 (default 0.1)")

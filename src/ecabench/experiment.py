@@ -26,7 +26,7 @@ from ecabench.registry import BACKBONES
 from ecabench.specs import parse_spec
 from ecabench.train import TrainConfig, evaluate, resolve_device, seed_everything, train
 
-DATASET_OPTIONS = ("val_size", "subset", "image_size")
+DATASET_OPTIONS = ("val_size", "subset", "image_size", "test_subset")
 MODEL_OPTIONS = ("small_input", "position")
 # How initial weights are drawn (part of the run id: records made under another protocol are not reused).
 INIT_PROTOCOL = "crn-v1"
@@ -66,9 +66,11 @@ def make_run_config(*, backbone: str, attention: Any, dataset: str = "fashion-mn
                              "it is part of the run's identity, so two folders never share run ids")
         ds["root"] = str(root)
         info = {**info, "num_classes": data_mod.imagefolder_num_classes(root)}
-    if "image_size" in dataset_options:
-        ds["image_size"] = dataset_options["image_size"]
-    data_mod.check_split_sizes(info["name"], val_size=ds["val_size"], subset=ds["subset"])
+    for key in ("image_size", "test_subset"):  # in the config (and the run id) only when set
+        if dataset_options.get(key) is not None:
+            ds[key] = dataset_options[key]
+    data_mod.check_split_sizes(info["name"], val_size=ds["val_size"], subset=ds["subset"],
+                               test_subset=ds.get("test_subset"))
 
     model = dict(model or {})
     extra = backbone_extra_options(entry.obj)
@@ -182,7 +184,7 @@ def run_experiment(config: dict, *, out_dir: str | Path = "results/runs", device
     bundle = data_mod.load_dataset(ds["name"], root=data_root or ds.get("root"), download=download,
                                    val_size=ds["val_size"],
                                    subset=ds["subset"], seed=config["seed"], device=dev,
-                                   image_size=ds.get("image_size"))
+                                   image_size=ds.get("image_size"), test_subset=ds.get("test_subset"))
     record = _record_base(config, rid, bundle.num_classes)
     recipe = TrainConfig.from_dict({**config["train"], "seed": config["seed"], "device": str(dev)})
     ckpt = Path(checkpoint_dir or out_dir / ".checkpoints") / f"{rid}.pt"

@@ -87,4 +87,4 @@ def dataset_info(name: str) -> dict:
     key = normalise_name(name)
     meta = META[key]
     return {"name": key, "num_classes": meta.num_classes, "in_channels": meta.in_channels,
-            "image_size": meta.image_size, "n_train": meta.n_train}
+            "image_size": meta.image_size, "n_train": meta.n_train, "n_test": meta.n_test}

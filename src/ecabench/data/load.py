@@ -15,7 +15,7 @@ from ecabench.data import sources
 from ecabench.data.bundle import DataBundle, TensorSplit
 from ecabench.data.catalog import META, DatasetError, DatasetMeta, normalise_name
 from ecabench.data.imagefolder import load_imagefolder
-from ecabench.data.splits import carve, check_sizes, check_subset_type, val_count
+from ecabench.data.splits import carve, check_sizes, check_subset_type, check_test_subset, stratified_take, val_count
 from ecabench.util import is_int
 
 
@@ -67,12 +67,19 @@ def _tensor_split(x_u8: torch.Tensor, y: torch.Tensor, pos, scale: float, meta: 
 
 
 def _load_in_memory(key: str, root: str | None, download: bool, val_size: float | int, subset: int | None,
-                    seed: int, dev: torch.device) -> DataBundle:
+                    seed: int, dev: torch.device, test_subset: int | None = None) -> DataBundle:
     meta = META[key]
     raw = sources.read_source(key, root, download)
     labels = raw.train_y.numpy()
     n_val = val_count(val_size, len(labels), meta.num_classes, key)
     train_pos, val_pos = carve(labels, n_val, subset, seed, meta.num_classes, key)
+    test_x, test_y, test_pos = raw.test_x, raw.test_y, raw.test_indices
+    if test_subset is not None and test_subset < len(test_y):
+        # seeded like the training subset: the same test images for every variant of a seed, and a
+        # fresh draw per seed, so the spread over seeds includes the test-sampling noise
+        _, keep = stratified_take(test_y.numpy(), test_subset, seed)
+        keep = torch.as_tensor(keep, dtype=torch.long)
+        test_x, test_y, test_pos = test_x[keep], test_y[keep], torch.as_tensor(test_pos)[keep]
 
     def split(x, y, pos) -> TensorSplit:
         return _tensor_split(x, y, pos, raw.scale, meta, dev)
@@ -80,7 +87,7 @@ def _load_in_memory(key: str, root: str | None, download: bool, val_size: float 
     return DataBundle.of(
         key, train=split(raw.train_x, raw.train_y, train_pos),
         val=split(raw.train_x, raw.train_y, val_pos) if n_val else None,
-        test=split(raw.test_x, raw.test_y, raw.test_indices),
+        test=split(test_x, test_y, test_pos),
         num_classes=meta.num_classes, in_channels=meta.in_channels, image_size=meta.image_size,
         mean=meta.mean, std=meta.std, classes=raw.classes, source=raw.source, augment=meta.augment,
     )
@@ -97,6 +104,7 @@ def load_dataset(
     device: str | torch.device = "cpu",
     image_size: int | None = None,
     num_workers: int | None = None,
+    test_subset: int | None = None,
 ) -> DataBundle:
     """Load ``name`` and carve a stratified, seeded validation split (and optional training subset).
 
@@ -106,7 +114,8 @@ def load_dataset(
     ``root``: where to look first (and, with ``download=True``, where downloads go; default
     ``sources.DEFAULT_ROOT``). ``device``: where the in-memory tensors live ("cpu", "cuda",
     "cuda:N" or "auto").
-    ``image_size`` and ``num_workers`` apply to ``imagefolder`` only.
+    ``test_subset``: score only this many test images (stratified, seeded like the training subset);
+    ``None`` scores the whole test split. ``image_size`` and ``num_workers`` apply to ``imagefolder`` only.
     """
     key = normalise_name(name)
     seed = _check_seed(seed)
@@ -115,10 +124,11 @@ def load_dataset(
     dev = _as_device(device)
     check_subset_type(subset)
     # fail fast on arguments that cannot work, before reading anything
+    check_test_subset(test_subset, meta.n_test if meta.n_train is not None else None, meta.num_classes, key)
     if meta.n_train is not None:
         check_sizes(val_size, subset, meta.n_train, meta.num_classes, key)
     else:
         val_count(val_size, 2**62, 1, key)  # range check only
     if key == "imagefolder":
         return load_imagefolder(root, val_size, subset, seed, image_size, num_workers)
-    return _load_in_memory(key, root, download, val_size, subset, seed, dev)
+    return _load_in_memory(key, root, download, val_size, subset, seed, dev, test_subset)

@@ -75,12 +75,29 @@ def check_sizes(val_size: float | int, subset: int | None, n_train: int, num_cla
     check_subset(subset, n_train - n_val, num_classes, name)
 
 
-def check_split_sizes(name: str, *, val_size, subset) -> None:
-    """Reject a validation size or training subset the dataset cannot give, before reading it."""
+def check_test_subset(test_subset: int | None, n_test: int | None, num_classes: int, name: str) -> None:
+    """Reject a test subset that is not a whole number of images the test split can give."""
+    if test_subset is None:
+        return
+    if not is_int(test_subset) or isinstance(test_subset, bool):
+        raise DatasetError(f"test_subset must be a whole number of test images, got {test_subset!r}")
+    if n_test is None:
+        raise DatasetError(f"test_subset={test_subset}: {name} has no fixed test split to draw from; "
+                           "test_subset is for the built-in datasets (leave it unset)")
+    if not num_classes <= test_subset <= n_test:
+        raise DatasetError(f"test_subset={test_subset} is out of range for {name}: a stratified subset of its "
+                           f"{n_test} test images needs {num_classes} <= test_subset <= {n_test} "
+                           "(or leave it unset for the whole test split)")
+
+
+def check_split_sizes(name: str, *, val_size, subset, test_subset=None) -> None:
+    """Reject a validation size, training subset or test subset the dataset cannot give, before reading it."""
     info = dataset_info(name)
     if info["n_train"] is None:  # imagefolder: sizes are known once the folder is read
+        check_test_subset(test_subset, None, 0, info["name"])
         return
     check_sizes(val_size, subset, info["n_train"], info["num_classes"], info["name"])
+    check_test_subset(test_subset, info["n_test"], info["num_classes"], info["name"])
 
 
 def stratified_take(labels: np.ndarray, k: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
