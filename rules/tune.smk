@@ -14,6 +14,7 @@
 #                     finished + pruned == budget; the study itself lives in the storage, NOT an output)
 #   tune_best      -> <results>/tuning/<tune>/<variant>/best.json        (best validation setting)
 #   tune_evaluate  -> <results>/tuning/<tune>/<variant>/evaluate/seed<s>.json  (+ <results>/runs/<run_id>.json)
+#   tune_reference -> <results>/tuning/<tune>/<variant>/reference/seed<s>.json (the untuned self, same seeds)
 #   tune_summary   -> <results>/tuning/<tune>/summary.json
 #   tune_report    -> <reports>/tuning/<tune>.md / .html (+ PNGs in <reports>/tuning/<tune>/)
 #   tune_all       everything above
@@ -74,6 +75,30 @@ rule tune_evaluate:
         f"{TUNE_RESULTS}/{{tune}}/{{variant}}/evaluate/seed{{seed}}.json",
     log:
         f"{_TUNE_LOGS}/{{tune}}/{{variant}}/evaluate{{seed}}.log",
+    wildcard_constraints:
+        tune="[A-Za-z0-9_-]+",
+        variant="[A-Za-z0-9_-]+",
+        seed="[0-9]+",
+    threads: _tune_res("threads") * _TUNE_CORES_PER_THREAD
+    resources:
+        mem_mb=_tune_res("mem_mb"),
+        runtime=_tune_res("runtime"),
+        gpu=_tune_res("gpu"),
+    params:
+        torch_threads=_tune_res("threads"),
+    script:
+        "../runners/tune.py"
+
+
+# The variant's untuned self (its spec and the study's recipe as written: for ECA gamma = 2, b = 1)
+# with the same evaluation seeds: the reference the tuned setting is compared with, paired by seed.
+rule tune_reference:
+    input:
+        best=f"{TUNE_RESULTS}/{{tune}}/{{variant}}/best.json",
+    output:
+        f"{TUNE_RESULTS}/{{tune}}/{{variant}}/reference/seed{{seed}}.json",
+    log:
+        f"{_TUNE_LOGS}/{{tune}}/{{variant}}/reference{{seed}}.log",
     wildcard_constraints:
         tune="[A-Za-z0-9_-]+",
         variant="[A-Za-z0-9_-]+",

@@ -59,12 +59,15 @@ def _tune_workers(wildcards):
 def _tune_summary_inputs(wildcards):
     study = TUNE_PLAN["studies"][wildcards.tune]
     best = [f"{TUNE_RESULTS}/{wildcards.tune}/{v}/best.json" for v in study["variants"]]
-    evals = [
-        f"{TUNE_RESULTS}/{wildcards.tune}/{v}/evaluate/seed{s}.json"
-        for v in study["variants"]
-        for s in (study["evaluate_seeds"] or [])
-    ]
-    return {"best": best, "evaluate": evals}
+    evals, reference = (
+        [
+            f"{TUNE_RESULTS}/{wildcards.tune}/{v}/{kind}/seed{s}.json"
+            for v in study["variants"]
+            for s in (study["evaluate_seeds"] or [])
+        ]
+        for kind in ("evaluate", "reference")
+    )
+    return {"best": best, "evaluate": evals, "reference": reference}
 
 
 # For the Snakefile: `rule all` may list TUNE_TARGETS; aggregate may take TUNE_SUMMARIES (docs/tuning.md).

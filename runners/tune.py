@@ -1,5 +1,5 @@
-"""Snakemake rules of rules/tune.smk (``tune_worker``, ``tune_best``, ``tune_evaluate``, ``tune_summary``,
-``tune_report``): each one call into ecabench.tune (jobs, report).
+"""Snakemake rules of rules/tune.smk (``tune_worker``, ``tune_best``, ``tune_evaluate``, ``tune_reference``,
+``tune_summary``, ``tune_report``): each one call into ecabench.tune (jobs, report).
 
 The task param carries the storage with its password masked; the real URL is taken from the
 workflow config (``tuning.storage``). Device and data location come from the config too (how a
@@ -21,15 +21,16 @@ with job(snakemake):  # logs to the rule's log file, loads the config's plugins
                         num_threads=torch_threads(snakemake.params.torch_threads))
     elif rule == "tune_best":
         tune.best_summary(json.loads(snakemake.params.task), config=config, out_path=snakemake.output[0])
-    elif rule == "tune_evaluate":
+    elif rule in ("tune_evaluate", "tune_reference"):
         with open(snakemake.input.best) as fh:
             best = json.load(fh)
         tune.evaluate_best(best, seed=int(snakemake.wildcards.seed), results_dir=config["results_dir"],
-                           out_path=snakemake.output[0], config=config,
+                           out_path=snakemake.output[0], config=config, untuned=rule == "tune_reference",
                            num_threads=torch_threads(snakemake.params.torch_threads))
     elif rule == "tune_summary":
         tune.summarize(json.loads(snakemake.params.study), list(snakemake.input.best),
-                       list(getattr(snakemake.input, "evaluate", None) or []), out_path=snakemake.output[0])
+                       list(getattr(snakemake.input, "evaluate", None) or []),
+                       list(getattr(snakemake.input, "reference", None) or []), out_path=snakemake.output[0])
     elif rule == "tune_report":
         from ecabench.tune.report import build_tuning_report
 

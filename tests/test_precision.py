@@ -157,6 +157,43 @@ def test_a_comparison_without_two_stage_1_pairs_runs_to_the_cap(tmp_path):
     assert setting["n"] == 6 and setting["cap_reached"] and setting["n_required"] is None
 
 
+def test_per_backbone_caps_plan_decide_and_report_each_setting_its_own_cap(tmp_path):
+    from ecabench.report.tables import add_precision
+    import pandas as pd
+
+    caps = {"resnet20": 5, "resnet32": 3}
+    plan = _plan(tmp_path, _config(backbones=["resnet20", "resnet32"], studies=[
+        {"name": "s", "precision": {"half_width": 1.0, "n0": 3, "max_seeds": caps}}]))
+    seeds = {}
+    for r in plan["studies"]["s"]["runs"]:
+        seeds.setdefault(r["backbone"], set()).add(r["seed"])
+    assert seeds == {"cifar_resnet20": {0, 1, 2, 3, 4}, "cifar_resnet32": {0, 1, 2}}  # no run beyond a cap
+    rule = plan["precision"]["s"]
+    assert rule["caps"] == {"cifar_resnet20": 5, "cifar_resnet32": 3}
+    wide = {0: -2.0, 1: 0.5, 2: -2.0}  # a spread that needs far more seeds than either cap
+    top1 = {(spec, s): 80.0 + (wide[s] if spec == "se" else 0.0) for s in (0, 1, 2) for spec in ("none", "eca", "se")}
+    decision = decide(rule, _records(rule, top1))
+    got = {s["backbone"]: (s["n"], s["max_seeds"], s["cap_reached"]) for s in decision["settings"]}
+    assert got == {"cifar_resnet20": (5, 5, True), "cifar_resnet32": (3, 3, True)}
+    assert {plan["runs"][r]["seed"] for r in chosen_run_ids(rule, decision)} == {0, 1, 2, 3, 4}
+
+    vt = pd.DataFrame({"backbone": ["cifar_resnet20", "cifar_resnet32"], "dataset": ["digits"] * 2,
+                       "is_baseline": [False, False], "n_pairs": [5, 3], "delta_std": [1.4, 1.4]})
+    out = add_precision(vt, decision)
+    assert out["max_seeds"].tolist() == [5, 3] and out["precision"].tolist() == ["cap reached"] * 2
+
+
+@pytest.mark.parametrize("caps, match", [
+    ({"resnet20": 5}, "not for backbone 'resnet32'"),
+    ({"resnet20": 5, "resnet32": 3, "mobilenet_v2": 4}, "cap for 'mobilenet_v2', which is not one of"),
+    ({"resnet20": 5, "resnet32": 2}, "max_seeds.resnet32=2 is below precision.n0=3"),
+])
+def test_per_backbone_caps_are_checked_in_planning(tmp_path, caps, match):
+    with pytest.raises(PlanError, match=match):
+        _plan(tmp_path, _config(backbones=["resnet20", "resnet32"], studies=[
+            {"name": "s", "precision": {"half_width": 1.0, "n0": 3, "max_seeds": caps}}]))
+
+
 # ------------------------------------------------------------------------------------ the workflow
 def _snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
     cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"), "--directory", str(workdir),

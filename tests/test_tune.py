@@ -256,14 +256,24 @@ def test_real_objective_two_workers_then_evaluate_and_report(tmp_path, monkeypat
     assert record["metrics"]["val_top1_pct"] == pytest.approx(best["best"]["value"], abs=1e-9)
     assert ev["test_top1_pct"] == record["metrics"]["test_top1_pct"]
 
+    # the untuned self on the same seed: eca as written (gamma 2, b 1) with the config's lr, not the tuned one
+    ref = tune.evaluate_best(best, seed=0, results_dir="results", num_threads=1, untuned=True,
+                             out_path=tmp_path / "results/tuning/tune_tiny/eca/reference/seed0.json")
+    untuned = read_record(tmp_path / "results/runs" / f"{ref['run_id']}.json")
+    assert untuned["spec"] == "eca" and untuned["config"]["train"]["lr"] == _config(tmp_path)["train"]["lr"]
+    assert untuned["config"]["seed"] == 0 and ref["run_id"] != ev["run_id"]
+
     summary = tune.summarize(study_plan, [tmp_path / "results/tuning/tune_tiny/eca/best.json"],
                              [tmp_path / "results/tuning/tune_tiny/eca/evaluate/seed0.json"],
+                             [tmp_path / "results/tuning/tune_tiny/eca/reference/seed0.json"],
                              out_path=tmp_path / "results/tuning/tune_tiny/summary.json")
-    assert summary["variants"]["eca"]["n"] == 1
+    assert summary["variants"]["eca"]["n"] == 1 and summary["variants"]["eca"]["reference"]["n"] == 1
     from ecabench.aggregate.tuned import plan_studies
 
     entries = plan_studies([tmp_path / "results/tuning/tune_tiny/summary.json"])
-    assert [r["run_id"] for r in entries["tune_tiny"]["runs"]] == [ev["run_id"]]
+    assert [r["run_id"] for r in entries["tune_tiny"]["runs"]] == [ev["run_id"], ref["run_id"]]
+    # one tuned variant: the study's baseline is its untuned self, so the tuned row is the gain from tuning
+    assert entries["tune_tiny"]["baseline"] == "eca [k 3,3,3] (untuned)" == entries["tune_tiny"]["runs"][1]["spec"]
 
     out = build_tuning_report(tmp_path / "results/tuning/tune_tiny/summary.json",
                               out_md=tmp_path / "reports/tuning/tune_tiny.md",
@@ -275,6 +285,36 @@ def test_real_objective_two_workers_then_evaluate_and_report(tmp_path, monkeypat
     assert "k per stage" in md and "tune_tiny/eca__contour.png" in md and "test split" in md
     assert "<section" in (tmp_path / "reports/tuning/tune_tiny.html").read_text()
     print(f"\n2 workers, budget 4: {elapsed:.1f}s")
+
+
+def _summary_variant(name: str, spec: str, run_ids: list[str], ref_ids: list[str], k=None) -> dict:
+    attention = {"name": name}
+    return {"best": {"spec": spec, "spec_id": spec, "attention": attention, "k_per_stage": k, "params": {}},
+            "evaluation": [{"seed": s, "run_id": r} for s, r in enumerate(run_ids)],
+            "reference": {"spec": name, "attention": attention, "k_per_stage": k,
+                          "evaluation": [{"seed": s, "run_id": r} for s, r in enumerate(ref_ids)]}}
+
+
+def test_tuned_study_pairs_each_variant_with_its_untuned_self():
+    from ecabench.aggregate.tuned import plan_studies
+
+    fair = {"tune": "fair", "fair": True, "variants": {
+        "none": _summary_variant("none", "none", ["n0", "n1"], ["n0", "n1"]),  # nothing of none's was tuned
+        "se": _summary_variant("se", "se(r=8)", ["s0", "s1"], ["u0", "u1"])}}
+    study = plan_studies([fair])["fair"]
+    # the tuned plain backbone stays the baseline; SE's untuned runs join as a variant of their own
+    assert study["baseline"] == "none"
+    assert [(r["spec"], r["run_id"]) for r in study["runs"]] == [
+        ("none", "n0"), ("none", "n1"), ("se(r=8)", "s0"), ("se(r=8)", "s1"), ("se (untuned)", "u0"),
+        ("se (untuned)", "u1")]
+    assert study["runs"][0]["aliases"] == ["none (untuned)"]  # the same run under both names, trained once
+
+    one = {"tune": "one", "variants": {"eca": _summary_variant("eca", "eca(gamma=3.1456)", ["t0"], ["r0"], [1, 1, 3])}}
+    study = plan_studies([one])["one"]
+    assert study["baseline"] == "eca [k 1,1,3] (untuned)" and [r["run_id"] for r in study["runs"]] == ["t0", "r0"]
+    same = {"tune": "same", "variants": {"eca": _summary_variant("eca", "eca", ["r0"], ["r0"], [3, 3, 3])}}
+    study = plan_studies([same])["same"]  # the search ended on gamma 2, b 1: one run, no gain to report
+    assert study["baseline"] == "eca [k 3,3,3]" and len(study["runs"]) == 1
 
 
 def test_pruning_propagates_out_of_train_cleanly(tmp_path, monkeypatch):
@@ -432,8 +472,14 @@ def test_full_workflow_puts_the_tuned_evaluations_in_the_main_report(tmp_path):
     summary = pd.read_csv(tmp_path / "results" / "summary.csv")
     tuned = summary[(summary["study"] == "tune_tiny") & (summary["metric"] == "test_top1_pct")]
     evaluation = json.loads((tmp_path / "results/tuning/tune_tiny/summary.json").read_text())
-    assert set(tuned["run_id"]) == {e["run_id"] for e in evaluation["variants"]["eca"]["evaluation"]}
-    assert len(tuned) == 1 and (tuned["status"] == "ok").all()
+    eca = evaluation["variants"]["eca"]
+    assert set(tuned["run_id"]) == {e["run_id"] for e in eca["evaluation"] + eca["reference"]["evaluation"]}
+    assert len(tuned) == 2 and (tuned["status"] == "ok").all()
+    # the tuned setting against the untuned eca (gamma 2, b 1), paired over the evaluation seed
+    variants = pd.read_csv(tmp_path / "reports" / "tables" / "tune_tiny__variants.csv")
+    assert variants.loc[variants["is_baseline"], "spec"].tolist() == ["eca [k 3,3,3] (untuned)"]  # gamma 2, b 1
+    row = variants[~variants["is_baseline"]]
+    assert len(row) == 1 and row["n_pairs"].item() == 1 and row["delta_top1"].notna().all()
     assert {"attention_zoo", "tune_tiny"} <= set(summary["study"])
     md = (tmp_path / "reports" / "index.md").read_text()
     html = (tmp_path / "reports" / "index.html").read_text()

@@ -4,7 +4,8 @@ The workflow's ``precision`` checkpoint calls :func:`decide` with a study's rule
 its stage-1 records. Per (backbone, dataset) setting it measures the sd of every paired difference
 between a variant and the study's baseline over the stage-1 seeds, computes the total seeds each
 comparison needs for the target half-width (:func:`ecabench.stats.stein_total_n`, t quantile with the
-stage-1 degrees of freedom) and keeps the largest, capped at ``max_seeds``. The rule reads spreads
+stage-1 degrees of freedom) and keeps the largest, capped at ``max_seeds`` (the setting's backbone's
+own cap when the rule gives one per backbone). The rule reads spreads
 only, never the differences themselves, so stopping cannot favour a result (Stein 1945; the
 sequential form is Chow & Robbins 1965). A comparison with fewer than two usable stage-1 pairs has
 no sd: its setting runs to the cap.
@@ -43,17 +44,17 @@ def _comparison(spec: str, values: dict, base: dict, rule: Mapping) -> dict:
     return {"spec": spec, "n_pairs": len(d), "sd": sd, "n_required": need}
 
 
-def _setting(key: tuple, cell: dict, rule: Mapping, baseline: str, seeds: list[int]) -> dict:
+def _setting(key: tuple, cell: dict, rule: Mapping, baseline: str, seeds: list[int], cap: int) -> dict:
     base = cell.get(baseline, {})
     comparisons = [_comparison(spec, v, base, rule) for spec, v in cell.items() if spec != baseline]
     needs = [c["n_required"] for c in comparisons]
     unknown = not comparisons or any(n < 0 for n in needs)
-    required = rule["max_seeds"] if unknown else max(needs)
-    n = min(max(required, rule["n0"]), rule["max_seeds"])
+    required = cap if unknown else max(needs)
+    n = min(max(required, rule["n0"]), cap)
     sds = [c["sd"] for c in comparisons if math.isfinite(c["sd"])]
-    return {"backbone": key[0], "dataset": key[1], "n0": rule["n0"], "comparisons": comparisons,
+    return {"backbone": key[0], "dataset": key[1], "n0": rule["n0"], "max_seeds": cap, "comparisons": comparisons,
             "sd_max": max(sds) if sds else math.nan, "n_required": None if unknown else required, "n": n,
-            "seeds": seeds[:n], "cap_reached": unknown or required > rule["max_seeds"],
+            "seeds": seeds[:n], "cap_reached": unknown or required > cap,
             "note": "a comparison had fewer than 2 stage-1 pairs: its sd is unknown, so the cap" if unknown else ""}
 
 
@@ -61,8 +62,9 @@ def decide(plan_rule: Mapping, records: Mapping[str, dict]) -> dict:
     """The seeds each setting of a study keeps (``plan_rule``: one entry of the plan's ``precision``)."""
     rule = plan_rule["rule"]
     cells = _values(records, plan_rule["candidates"], set(plan_rule["stage1_seeds"]))
-    settings = [_setting(key, cell, rule, plan_rule["baseline"], plan_rule["seeds"])
-                for key, cell in sorted(cells.items())]
+    caps = plan_rule.get("caps") or {}
+    settings = [_setting(key, cell, rule, plan_rule["baseline"], plan_rule["seeds"],
+                         caps.get(key[0], rule["max_seeds"])) for key, cell in sorted(cells.items())]
     return {"study": plan_rule["study"], "rule": dict(rule), "baseline": plan_rule["baseline"],
             "stage1_seeds": list(plan_rule["stage1_seeds"]), "settings": settings}
 

@@ -28,7 +28,8 @@ def merge_tuned_studies(plan: dict, records: dict[str, dict], tune_summaries: An
         key = name if name not in studies else f"tuned_{name}"
         tuned[key] = {**study, "name": key, "tune": name}
     paths = [e["record"] for s in summaries for v in (s.get("variants") or {}).values()
-             for e in (v.get("evaluation") or []) if e.get("record")]
+             for e in [*(v.get("evaluation") or []), *((v.get("reference") or {}).get("evaluation") or [])]
+             if e.get("record")]
     fresh = {rid: rec for rid, rec in load_records([p for p in paths if Path(p).exists()], skipped).items()
              if rid not in records}
     records.update(fresh)
@@ -47,24 +48,60 @@ def tuned_label(spec: str | None, k_per_stage=None) -> str:
     return label
 
 
+#: How a variant's untuned self (its spec and the study's recipe as written) is named in tables.
+UNTUNED = " (untuned)"
+
+
+def _entries(evaluation, spec_label: str, attention: Mapping, k, label: str, params) -> list[dict]:
+    return [{"run_id": e["run_id"], "spec": spec_label, "variant": attention.get("name"),
+             "params": {k: v for k, v in attention.items() if k != "name"}, "seed": e["seed"],
+             "k_per_stage": k, "aliases": [], "tuned_label": label, "tuned_params": params}
+            for e in evaluation or []]
+
+
+def _variant_runs(label: str, v: Mapping) -> tuple[list[dict], list[dict]]:
+    """(tuned runs, untuned runs) of one variant; an untuned run that trains exactly what the tuned one
+    trains (the search found the variant's own setting) is that run under a second name, not a run."""
+    best = v.get("best") or {}
+    attention = best.get("attention") or {}
+    tuned = _entries(v.get("evaluation"), tuned_label(best.get("spec"), best.get("k_per_stage")), attention,
+                     best.get("k_per_stage"), label, best.get("params"))
+    for run in tuned:
+        run["spec_id"] = best.get("spec_id")
+    ref = v.get("reference") or {}
+    ref_label = tuned_label(ref.get("spec"), ref.get("k_per_stage")) + UNTUNED
+    same = {r["run_id"] for r in tuned}
+    untuned = [r for r in _entries(ref.get("evaluation"), ref_label, ref.get("attention") or {},
+                                   ref.get("k_per_stage"), label, {}) if r["run_id"] not in same]
+    for run in tuned:
+        if any(e["run_id"] == run["run_id"] for e in ref.get("evaluation") or []):
+            run["aliases"].append(ref_label)
+    return tuned, untuned
+
+
+def _baseline(variants: Mapping, tuned: list, untuned: list) -> str | None:
+    """The plain backbone when it was tuned too (a fair comparison); else, for one variant, its untuned
+    self (for ECA: gamma = 2, b = 1), so the tuned row reads as the gain from tuning."""
+    for v in variants.values():
+        if ((v.get("best") or {}).get("attention") or {}).get("name") == "none":
+            return v["best"].get("spec")
+    if len(variants) == 1:
+        return untuned[0]["spec"] if untuned else (tuned[0]["spec"] if tuned else None)
+    return None
+
+
 def plan_studies(summaries: Iterable[str | os.PathLike | Mapping]) -> dict:
     """Study entries in the plan's format for the evaluation runs of tuning summaries
-    (``results/tuning/<tune>/summary.json``), so they go through the same tables and report."""
+    (``results/tuning/<tune>/summary.json``), so they go through the same tables and report: each
+    tuned setting and each variant's untuned self on the same seeds."""
     out = {}
     for s in summaries:
         s = s if isinstance(s, Mapping) else json.loads(Path(s).read_text())
-        runs, baseline = [], None
+        tuned, untuned = [], []
         for label, v in s["variants"].items():
-            best = v.get("best") or {}
-            attention = best.get("attention") or {}
-            if attention.get("name") == "none":
-                baseline = best.get("spec")
-            runs += [{"run_id": e["run_id"], "spec": tuned_label(best.get("spec") or e.get("spec"),
-                                                                best.get("k_per_stage")),
-                      "spec_id": best.get("spec_id"),
-                      "variant": attention.get("name"), "params": {k: v for k, v in attention.items() if k != "name"},
-                      "seed": e["seed"], "k_per_stage": best.get("k_per_stage"), "aliases": [], "tuned_label": label,
-                      "tuned_params": best.get("params")} for e in v.get("evaluation") or []]
+            t, u = _variant_runs(label, v)
+            tuned, untuned = tuned + t, untuned + u
+        runs, baseline = tuned + untuned, _baseline(s["variants"], tuned, untuned)
         if runs:
             out[s["tune"]] = {"name": s["tune"], "title": s.get("title") or s["tune"],
                               "description": s.get("description", ""), "kind": "zoo" if s.get("fair") else "other",

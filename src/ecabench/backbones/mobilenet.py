@@ -13,7 +13,6 @@ as the small-input ResNets (32 px -> 4x4 before pooling), as in the common CIFAR
 from __future__ import annotations
 
 from torch import Tensor, nn
-from torchvision.models._utils import _make_divisible
 
 from ecabench.backbones import AttentionFactory, check_position, init_backbone, make_attention
 
@@ -83,6 +82,10 @@ class MobileNetV2(nn.Module):
         dropout: float = 0.2,
         width_mult: float = 1.0,
     ) -> None:
+        # here, not at module level: importing torchvision costs every training process about 1.5 s,
+        # and the registry imports this module for runs of any backbone
+        from torchvision.models._utils import _make_divisible
+
         super().__init__()
         check_position(position)
         check_width_mult(width_mult)

@@ -13,7 +13,7 @@ from typing import Any
 
 from ecabench.plan.config import backbone_label, dataset_identity_options, model_options, recipe
 from ecabench.plan.errors import PlanError
-from ecabench.plan.studies import parse_baseline
+from ecabench.plan.studies import parse_baseline, precision_cap
 from ecabench.util import canonical_json
 
 
@@ -131,28 +131,51 @@ def group_studies(config: dict, studies: list, datasets: list, backbones: list,
     groups: dict = {}
     cells: dict = {}
     for study in studies:
-        study["placements"], study["dropped"] = [], []
+        study["placements"], study["dropped"], study["cell_seeds"] = [], [], {}
+        on = study_backbones(study, backbones)
+        _check_caps(study, on)
         for ds in datasets:
-            for bb in study_backbones(study, backbones):
+            for bb in on:
                 model = model_options(config, bb, study)
                 train = recipe(config, ds, bb, study)
                 base = bases.get(ds, bb["name"], train, model, f"{study['where']}: train/model overrides")
                 arch = cell_architectures(study, base, bb["name"])
+                seeds = _cell_seeds(study, bb["name"], backbone_label(base["backbone"], base["model"]))
                 for spec in paired_specs(study, arch, base, ds["name"]):
                     gkey = (ds["index"], base["backbone"], arch[spec]["architecture_id"], canonical(train),
                             canonical(base["model"]))
                     _place(groups.setdefault(gkey, {"specs": [], "studies": [], "dataset": ds, "train": train,
                                                     "model": model, "base": base, "arch": arch[spec], "seeds": []}),
-                           study, spec)
+                           study, spec, seeds)
                     cells.setdefault((study["name"], gkey), []).append(spec)
                     study["placements"].append((gkey, spec))
+                    study["cell_seeds"][gkey] = seeds
     for g in groups.values():
         g["seeds"].sort()
     return groups, cells
 
 
-def _place(group: dict, study: dict, spec) -> None:
-    group["seeds"] += [sd for sd in study["seeds"] if sd not in group["seeds"]]
+def _check_caps(study: dict, on: list) -> None:
+    """Per-backbone seed caps name only backbones the study runs on (a missing one fails in precision_cap)."""
+    by_backbone = (study.get("precision") or {}).get("max_seeds_by_backbone") or {}
+    unknown = sorted(set(by_backbone) - {bb["name"] for bb in on})
+    if unknown:
+        raise PlanError(f"{study['where']}: precision.max_seeds gives a cap for {unknown[0]!r}, which is not one of "
+                        f"the backbones the study runs on ({', '.join(bb['name'] for bb in on)})")
+
+
+def _cell_seeds(study: dict, backbone: str, label: str) -> list[int]:
+    """The study's candidate seeds on one backbone: all of them, or up to that backbone's cap (recorded
+    in the rule under the setting's label, for the checkpoint and the report)."""
+    cap = precision_cap(study, backbone)
+    if cap is None:
+        return list(study["seeds"])
+    study["precision"].setdefault("caps", {})[label] = cap
+    return list(study["seeds"][:cap])
+
+
+def _place(group: dict, study: dict, spec, seeds: list[int]) -> None:
+    group["seeds"] += [sd for sd in seeds if sd not in group["seeds"]]
     if spec not in group["specs"]:
         group["specs"].append(spec)
     if study["name"] not in group["studies"]:

@@ -24,6 +24,7 @@ def stages(studies: Mapping) -> dict:
         static.update(r["run_id"] for r in s["runs"] if r["seed"] in stage1)
         rules[name] = {
             "study": name, "rule": {k: rule[k] for k in ("half_width", "n0", "max_seeds", "level")},
+            "caps": dict(rule.get("caps") or {}),  # per setting's backbone label, when the caps differ
             "seeds": s["seeds"], "stage1_seeds": rule["stage1_seeds"], "baseline": s["baseline"],
             "candidates": [{k: r[k] for k in ("run_id", "backbone", "dataset", "seed", "spec", "spec_id")}
                            for r in s["runs"]],

@@ -99,7 +99,8 @@ def study_output(study: dict, groups: dict, cells: dict, runs: dict, group_runs:
         own = cells[(study["name"], gkey)]
         chosen = runs[group_runs[gkey][0][1]]["spec"]
         label = next((s for s in own if str(s) == chosen), own[0])
-        ids = [(sd, rid) for sd, rid in group_runs[gkey] if sd in study["seeds"]]
+        seeds = study["cell_seeds"].get(gkey, study["seeds"])
+        ids = [(sd, rid) for sd, rid in group_runs[gkey] if sd in seeds]
         variants.append({
             "spec": str(spec), "spec_id": spec.id, "params": spec.kwargs, "backbone": _label(g),
             "dataset": g["dataset"]["name"], "architecture_id": g["arch"]["architecture_id"],

@@ -153,11 +153,30 @@ def _seeds_and_precision(config: Mapping, ref: Any, i: int) -> tuple[list[int], 
     if "seeds" in entry:
         raise PlanError(f"{where}: give either seeds or precision, not both (with precision the seeds are "
                         "seed_base + 0, 1, ... up to max_seeds)")
-    if rule["max_seeds"] < rule["n0"]:
-        raise PlanError(f"{where}: precision.max_seeds={rule['max_seeds']} is below precision.n0={rule['n0']}; "
-                        "the cap must be at least the stage-1 seeds")
-    seeds = shifted(config, range(rule["max_seeds"]))
-    return seeds, {**rule, "level": 0.95, "stage1_seeds": seeds[:rule["n0"]]}
+    caps = rule["max_seeds"] if isinstance(rule["max_seeds"], Mapping) else {None: rule["max_seeds"]}
+    for backbone, cap in caps.items():
+        if cap < rule["n0"]:
+            key = "precision.max_seeds" + (f".{backbone}" if backbone else "")
+            raise PlanError(f"{where}: {key}={cap} is below precision.n0={rule['n0']}; "
+                            "the cap must be at least the stage-1 seeds")
+    seeds = shifted(config, range(max(caps.values())))
+    by_backbone = {k: v for k, v in caps.items() if k is not None}
+    return seeds, {**rule, "max_seeds": max(caps.values()), "max_seeds_by_backbone": by_backbone or None,
+                   "level": 0.95, "stage1_seeds": seeds[:rule["n0"]]}
+
+
+def precision_cap(study: Mapping, backbone: str) -> int | None:
+    """The seed cap of a study's two-stage rule on one of the config's backbones (None: no rule)."""
+    rule = study.get("precision")
+    if not rule:
+        return None
+    by_backbone = rule.get("max_seeds_by_backbone")
+    if not by_backbone:
+        return rule["max_seeds"]
+    if backbone not in by_backbone:
+        raise PlanError(f"{study['where']}: precision.max_seeds gives caps for {', '.join(sorted(by_backbone))} "
+                        f"but not for backbone {backbone!r}, which the study runs on; give every backbone a cap")
+    return by_backbone[backbone]
 
 
 def config_studies(config: Mapping, workdir, basedir) -> list[dict]:

@@ -248,7 +248,9 @@ def add_precision(vt: pd.DataFrame, decision: dict | None) -> pd.DataFrame:
     if not decision or vt.empty:
         return vt
     rule = decision["rule"]
-    capped = {(s["backbone"], s["dataset"]): s["n"] >= rule["max_seeds"] for s in decision["settings"]}
+    caps = {(s["backbone"], s["dataset"]): s.get("max_seeds", rule["max_seeds"]) for s in decision["settings"]}
+    capped = {(s["backbone"], s["dataset"]): s["n"] >= caps[(s["backbone"], s["dataset"])]
+              for s in decision["settings"]}
     cols: dict[str, list] = {"target_half_width": [], "half_width": [], "target_met": [], "max_seeds": [],
                              "precision": []}
     for _, r in vt.iterrows():
@@ -260,7 +262,8 @@ def add_precision(vt: pd.DataFrame, decision: dict | None) -> pd.DataFrame:
         half = stats.t_quantile(int(n)) * float(sd) / math.sqrt(int(n)) if not pd.isna(n) and n >= 2 else math.nan
         met = bool(half <= rule["half_width"]) if math.isfinite(half) else False
         status = TARGET_MET if met else CAP_REACHED if capped.get((r["backbone"], r["dataset"])) else TARGET_MISSED
-        for key, value in zip(cols, (float(rule["half_width"]), half, met, int(rule["max_seeds"]), status)):
+        cap = caps.get((r["backbone"], r["dataset"]), rule["max_seeds"])
+        for key, value in zip(cols, (float(rule["half_width"]), half, met, int(cap), status)):
             cols[key].append(value)
     for key, values in cols.items():
         vt[key] = pd.Series(values, index=vt.index, dtype=float if key in ("target_half_width", "half_width")

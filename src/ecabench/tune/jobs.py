@@ -103,6 +103,8 @@ def best_summary(task: Mapping, *, config: Mapping | None = None, out_path: str 
     config0 = run_config_for(task, bt.params)
     runs = [{"seed": s, "run_id": run_id(c), "config": c}
             for s, c in ((s, run_config_for(task, bt.params, seed=s)) for s in task.get("evaluate_seeds") or [])]
+    untuned = [{"seed": s, "run_id": run_id(c), "config": c}
+               for s, c in ((s, run_config_for(task, {}, seed=s)) for s in task.get("evaluate_seeds") or [])]
     out = {
         "tune": task["tune"], "variant": task["variant"], "study_name": task["study_name"],
         "storage": task["storage"]["shown"], "budget": task["budget"], "trials": counts,
@@ -112,6 +114,9 @@ def best_summary(task: Mapping, *, config: Mapping | None = None, out_path: str 
                  "recipe": config0["train"], "k_per_stage": k_per_stage(config0),
                  "val_top1_curve": bt.user_attrs.get("val_top1_curve"), "run_id": run_id(config0)},
         "search": task["search"], "evaluate": runs,
+        # the untuned self: the variant's own spec and the study's recipe, nothing searched applied
+        "reference": {"spec": task["spec_str"], "attention": task["spec"],
+                      "k_per_stage": k_per_stage(untuned[0]["config"]) if untuned else None, "evaluate": untuned},
     }
     if out_path is not None:
         atomic_write_json(out_path, out, sort_keys=False)
@@ -145,14 +150,17 @@ def _train_record(entry: Mapping, runs_dir: Path, config, device, num_threads) -
 
 def evaluate_best(best: Mapping, *, seed: int, results_dir: str | os.PathLike = "results",
                   out_path: str | os.PathLike | None = None, config: Mapping | None = None,
-                  device: str | None = None, num_threads: int | None = None) -> dict:
+                  device: str | None = None, num_threads: int | None = None, untuned: bool = False) -> dict:
     """Train the best setting with ``seed`` and report it on the test split: a normal run record
     (``<results_dir>/runs/<run_id>.json``, via ``run_experiment``); an existing ``ok`` record of the
-    same config is reused. ``out_path``: a small pointer JSON (run id, status, test/val top-1)."""
-    entry = next((r for r in best["evaluate"] if r["seed"] == seed), None)
+    same config is reused. ``out_path``: a small pointer JSON (run id, status, test/val top-1).
+    ``untuned``: the variant's untuned self instead (its spec and the study's recipe as written), the
+    reference a tuned setting is compared with on the same seeds."""
+    entries = best["reference"]["evaluate"] if untuned else best["evaluate"]
+    entry = next((r for r in entries if r["seed"] == seed), None)
     if entry is None:
         raise TuneError(f"{best['tune']}/{best['variant']}: seed {seed} is not among the evaluation seeds "
-                        f"{[r['seed'] for r in best['evaluate']]}")
+                        f"{[r['seed'] for r in entries]}")
     runs_dir = Path(results_dir) / "runs"
     path = runs_dir / f"{entry['run_id']}.json"
     record = _ok_record(path) if path.exists() else None
@@ -168,26 +176,40 @@ def evaluate_best(best: Mapping, *, seed: int, results_dir: str | os.PathLike = 
     return out
 
 
-def _variant_summary(task: Mapping, best: dict | None, evals: list) -> dict:
+def _test_top1(evals: list) -> dict:
     ev = sorted(evals, key=lambda e: e["seed"])
     tops = [e["test_top1_pct"] for e in ev if e.get("status") == "ok" and e.get("test_top1_pct") is not None]
+    return {"evaluation": ev, "test_top1_mean": statistics.fmean(tops) if tops else None,
+            "test_top1_std": statistics.stdev(tops) if len(tops) > 1 else None, "n": len(tops)}
+
+
+def _variant_summary(task: Mapping, best: dict | None, evals: list, untuned: list) -> dict:
+    reference = (best or {}).get("reference")
     return {
         "study_name": task["study_name"], "storage": task["storage"]["shown"], "spec": task["spec_str"],
         "search": task["search"], "trials": best["trials"] if best else None, "best": best["best"] if best else None,
-        "evaluation": ev, "test_top1_mean": statistics.fmean(tops) if tops else None,
-        "test_top1_std": statistics.stdev(tops) if len(tops) > 1 else None, "n": len(tops),
+        **_test_top1(evals),
+        "reference": ({"spec": reference["spec"], "attention": reference["attention"],
+                       "k_per_stage": reference["k_per_stage"], **_test_top1(untuned)} if reference and untuned
+                      else None),
     }
 
 
+def _by_variant(paths: Iterable[str | os.PathLike]) -> dict[str, list]:
+    out: dict[str, list] = {}
+    for e in (json.loads(Path(p).read_text()) for p in paths):
+        out.setdefault(e["variant"], []).append(e)
+    return out
+
+
 def summarize(study: Mapping, best_paths: Iterable[str | os.PathLike], eval_paths: Iterable[str | os.PathLike] = (),
-              *, out_path: str | os.PathLike | None = None) -> dict:
-    """One tuning study's summary: per variant the best setting, trial counts and the test-split
-    evaluation (mean ± std over seeds)."""
+              reference_paths: Iterable[str | os.PathLike] = (), *,
+              out_path: str | os.PathLike | None = None) -> dict:
+    """One tuning study's summary: per variant the best setting, trial counts, the test-split
+    evaluation (mean ± std over seeds) and that of its untuned self on the same seeds."""
     bests = {b["variant"]: b for b in (json.loads(Path(p).read_text()) for p in best_paths)}
-    evals: dict[str, list] = {}
-    for e in (json.loads(Path(p).read_text()) for p in eval_paths):
-        evals.setdefault(e["variant"], []).append(e)
-    variants = {label: _variant_summary(task, bests.get(label), evals.get(label, []))
+    evals, untuned = _by_variant(eval_paths), _by_variant(reference_paths)
+    variants = {label: _variant_summary(task, bests.get(label), evals.get(label, []), untuned.get(label, []))
                 for label, task in study["variants"].items()}
     out = {"tune": study["name"], "title": study["title"], "description": study["description"],
            "file": study["file"], "budget": study["budget"], "fair": study["fair"],
