@@ -12,7 +12,8 @@ Writes into DIR:
 
 then runs Snakemake in DIR to the report. The override keeps everything paper.yaml names (its
 studies, every backbone with its own recipe, both datasets, eager and compile, inference and train,
-the dtype, channels-last) and shrinks only sizes: one seed, one epoch, small batches, 32 px images,
+the dtype, channels-last) and shrinks only sizes: one seed, one epoch, small batches, ImageFolder
+images cut to 16 px on the CPU (32 on CUDA),
 few measure rounds, and each study's grid cut to its first values (:data:`GRIDS`).
 
 The CIFAR files are not torchvision's, so their md5 sums do not match torchvision's table: the
@@ -58,9 +59,9 @@ GRIDS = {
 #: without the matmul units that make it the GPU's choice); CUDA: paper.yaml's bf16.
 SIZES = {
     "cpu": {"batch_size": 16, "measure_batch": 8, "rounds": 3, "warmup": 1, "min_time_s": 0.01,
-            "dtype": "float32", "amp": False},
+            "dtype": "float32", "amp": False, "image_size": 16},
     "cuda": {"batch_size": 32, "measure_batch": 32, "rounds": 5, "warmup": 2, "min_time_s": 0.05,
-             "dtype": "bfloat16", "amp": True},
+             "dtype": "bfloat16", "amp": True, "image_size": 32},
 }
 
 
@@ -121,12 +122,12 @@ def _study(entry) -> dict:
     return study
 
 
-def _dataset(entry: dict, data: Path) -> dict:
+def _dataset(entry: dict, data: Path, image_size: int) -> dict:
     ds = dict(entry)
     if ds["name"] == "cifar100":
         ds.update(root=str(data), download=False, val_size=CIFAR_CLASSES)  # one validation image per class
-    elif ds["name"] == "imagefolder":
-        ds.update(root=str(data / "imagefolder"), image_size=32, val_size=len(IMAGEFOLDER_CLASSES))
+    elif ds["name"] == "imagefolder":  # paper.yaml's 224 px cut to the miniature's size
+        ds.update(root=str(data / "imagefolder"), image_size=image_size, val_size=len(IMAGEFOLDER_CLASSES))
     ds["subset"] = None
     return ds
 
@@ -142,7 +143,7 @@ def override(paper: dict, data: Path, device: str) -> dict:
         backbones.append(copy.deepcopy(entry))
     datasets = []
     for entry in paper["datasets"]:
-        ds = _dataset(entry, data)
+        ds = _dataset(entry, data, sizes["image_size"])
         if "train" in ds:
             ds["train"] = _shrink_recipe(ds["train"], sizes)
         datasets.append(ds)
