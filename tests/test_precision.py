@@ -158,8 +158,9 @@ def test_a_comparison_without_two_stage_1_pairs_runs_to_the_cap(tmp_path):
 
 
 def test_per_backbone_caps_plan_decide_and_report_each_setting_its_own_cap(tmp_path):
-    from ecabench.report.tables import add_precision
     import pandas as pd
+
+    from ecabench.report.tables import add_precision
 
     caps = {"resnet20": 5, "resnet32": 3}
     plan = _plan(tmp_path, _config(backbones=["resnet20", "resnet32"], studies=[

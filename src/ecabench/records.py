@@ -17,7 +17,7 @@ from typing import Any
 
 import jsonschema
 
-from ecabench.util import atomic_write_text, canonical_json, short_hash  # noqa: F401  (re-exported)
+from ecabench.util import atomic_write_text, short_hash
 from ecabench.util.hashing import to_jsonable
 
 SCHEMA_VERSION = 1

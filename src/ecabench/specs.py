@@ -16,8 +16,8 @@ from typing import Any, Mapping
 
 import yaml
 
-from ecabench.attention.base import is_int, is_number
 from ecabench.registry import ATTENTION, NAME_RE
+from ecabench.util import is_int, is_number
 
 _COMPACT_RE = re.compile(r"^\s*([^\s(]+)\s*(?:\((.*)\))?\s*$", re.DOTALL)
 _ID_SAFE_RE = re.compile(r"[^a-z0-9_.\-]")

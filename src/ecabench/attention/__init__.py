@@ -1,4 +1,4 @@
-"""Attention variants; importing this package registers the built-ins."""
+"""The built-in attention variants, one plain PyTorch module per file (registered by ``ecabench.builtins``)."""
 from ecabench.attention.cbam import CBAM
 from ecabench.attention.eca import ECA, adaptive_kernel_size, same_padding_1d
 from ecabench.attention.eca_ns import ECANS

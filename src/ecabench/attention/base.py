@@ -10,7 +10,7 @@ attributes and classmethods below let the spec layer validate and name it withou
 """
 from __future__ import annotations
 
-from ecabench.util import is_int, is_number  # noqa: F401  (the variants' checks)
+from ecabench.util import is_int
 
 
 def check_positive_int(variant: str, name: str, value, minimum: int = 1) -> None:

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ecabench.attention.base import is_int, is_number
+from ecabench.util import is_int, is_number
 
 
 def adaptive_kernel_size(channels: int, gamma: float = 2, b: float = 1, odd: bool = True) -> int:
