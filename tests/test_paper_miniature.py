@@ -78,7 +78,7 @@ def test_paper_miniature_override_keeps_what_paper_yaml_names(tmp_path):
     assert "implementations" not in over["measure"] and "modes" not in over["measure"]  # paper.yaml's: all four
     assert over["measure"]["dtype"] == "float32"
     folder = next(d for d in over["datasets"] if d["name"] == "imagefolder")
-    assert folder["image_size"] == 16 and paper["datasets"][1]["image_size"] == 224  # the size, cut on the CPU
+    assert folder["image_size"] == 32 and paper["datasets"][1]["image_size"] == 224  # paper.yaml's size, cut
     assert pm.override(paper, tmp_path, "cuda")["measure"]["dtype"] == "bfloat16"
 
 
