@@ -52,8 +52,8 @@ def tuned_label(spec: str | None, k_per_stage=None) -> str:
 UNTUNED = " (untuned)"
 
 
-def _entries(evaluation, spec_label: str, attention: Mapping, k, label: str, params) -> list[dict]:
-    return [{"run_id": e["run_id"], "spec": spec_label, "variant": attention.get("name"),
+def _entries(evaluation, spec_label: str, spec_id, attention: Mapping, k, label: str, params) -> list[dict]:
+    return [{"run_id": e["run_id"], "spec": spec_label, "spec_id": spec_id, "variant": attention.get("name"),
              "params": {k: v for k, v in attention.items() if k != "name"}, "seed": e["seed"],
              "k_per_stage": k, "aliases": [], "tuned_label": label, "tuned_params": params}
             for e in evaluation or []]
@@ -64,19 +64,17 @@ def _variant_runs(label: str, v: Mapping) -> tuple[list[dict], list[dict]]:
     trains (the search found the variant's own setting) is that run under a second name, not a run."""
     best = v.get("best") or {}
     attention = best.get("attention") or {}
-    tuned = _entries(v.get("evaluation"), tuned_label(best.get("spec"), best.get("k_per_stage")), attention,
-                     best.get("k_per_stage"), label, best.get("params"))
-    for run in tuned:
-        run["spec_id"] = best.get("spec_id")
+    tuned = _entries(v.get("evaluation"), tuned_label(best.get("spec"), best.get("k_per_stage")),
+                     best.get("spec_id"), attention, best.get("k_per_stage"), label, best.get("params"))
     ref = v.get("reference") or {}
     ref_label = tuned_label(ref.get("spec"), ref.get("k_per_stage")) + UNTUNED
-    same = {r["run_id"] for r in tuned}
-    untuned = [r for r in _entries(ref.get("evaluation"), ref_label, ref.get("attention") or {},
-                                   ref.get("k_per_stage"), label, {}) if r["run_id"] not in same]
+    untuned = _entries(ref.get("evaluation"), ref_label, None, ref.get("attention") or {}, ref.get("k_per_stage"),
+                       label, {})
+    same = {r["run_id"] for r in tuned} & {r["run_id"] for r in untuned}
     for run in tuned:
-        if any(e["run_id"] == run["run_id"] for e in ref.get("evaluation") or []):
+        if run["run_id"] in same:
             run["aliases"].append(ref_label)
-    return tuned, untuned
+    return tuned, [r for r in untuned if r["run_id"] not in same]
 
 
 def _baseline(variants: Mapping, tuned: list, untuned: list) -> str | None:

@@ -93,10 +93,11 @@ def summarize(plan: Mapping, *, warnings: bool = True) -> str:
         extra = f", {aliased} aliases" if aliased else ""
         dropped = f", {len(s['dropped'])} pairs dropped (no change)" if s["dropped"] else ""
         rule = s.get("precision")
-        caps = (rule or {}).get("max_seeds_by_backbone")
-        cap = ", ".join(f"{v} ({k})" for k, v in caps.items()) if caps else (rule or {}).get("max_seeds")
-        seeds = (f"{rule['n0']} seeds, then up to {cap} for a 95% CI half-width of "
-                 f"{rule['half_width']} points" if rule else f"{len(s['seeds'])} seeds")
+        seeds = f"{len(s['seeds'])} seeds"
+        if rule:
+            caps = rule.get("max_seeds_by_backbone")
+            cap = ", ".join(f"{v} ({k})" for k, v in caps.items()) if caps else rule["max_seeds"]
+            seeds = f"{rule['n0']} seeds, then up to {cap} for a 95% CI half-width of {rule['half_width']} points"
         lines.append(f"  {name}: {len(s['specs'])} specs -> {n} architectures x {seeds}{extra}{dropped}")
     if warnings:
         lines += [f"  {w}" for w in plan_warnings(plan)]

@@ -249,8 +249,7 @@ def add_precision(vt: pd.DataFrame, decision: dict | None) -> pd.DataFrame:
         return vt
     rule = decision["rule"]
     caps = {(s["backbone"], s["dataset"]): s.get("max_seeds", rule["max_seeds"]) for s in decision["settings"]}
-    capped = {(s["backbone"], s["dataset"]): s["n"] >= caps[(s["backbone"], s["dataset"])]
-              for s in decision["settings"]}
+    capped = {key: s["n"] >= caps[key] for key, s in zip(caps, decision["settings"])}
     cols: dict[str, list] = {"target_half_width": [], "half_width": [], "target_met": [], "max_seeds": [],
                              "precision": []}
     for _, r in vt.iterrows():

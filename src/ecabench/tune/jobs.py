@@ -87,6 +87,14 @@ def run_worker(task: Mapping, *, worker: int = 0, out_path: str | os.PathLike | 
     return summary
 
 
+def _evaluation_runs(task: Mapping, params: Mapping) -> list[dict]:
+    """The run config of a setting for each evaluation seed (``params`` empty: the untuned self)."""
+    from ecabench.records import run_id
+
+    return [{"seed": s, "run_id": run_id(c), "config": c}
+            for s, c in ((s, run_config_for(task, params, seed=s)) for s in task.get("evaluate_seeds") or [])]
+
+
 def best_summary(task: Mapping, *, config: Mapping | None = None, out_path: str | os.PathLike | None = None) -> dict:
     """The variant's best trial (validation top-1), its spec, k per stage and evaluation run configs."""
     from ecabench.records import run_id
@@ -101,10 +109,7 @@ def best_summary(task: Mapping, *, config: Mapping | None = None, out_path: str 
                         f"(trials: {counts})") from None
     spec = parse_spec(trial_settings(task, bt.params)[0])
     config0 = run_config_for(task, bt.params)
-    runs = [{"seed": s, "run_id": run_id(c), "config": c}
-            for s, c in ((s, run_config_for(task, bt.params, seed=s)) for s in task.get("evaluate_seeds") or [])]
-    untuned = [{"seed": s, "run_id": run_id(c), "config": c}
-               for s, c in ((s, run_config_for(task, {}, seed=s)) for s in task.get("evaluate_seeds") or [])]
+    runs, untuned = _evaluation_runs(task, bt.params), _evaluation_runs(task, {})
     out = {
         "tune": task["tune"], "variant": task["variant"], "study_name": task["study_name"],
         "storage": task["storage"]["shown"], "budget": task["budget"], "trials": counts,
