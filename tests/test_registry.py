@@ -116,3 +116,59 @@ def test_plugin_path_env(tmp_path, monkeypatch, clean_plugins):
 def test_bad_registration_names():
     with pytest.raises(RegistryError, match="invalid attention variant name '../x'"):
         registry.register_attention("../x")(type("X", (torch.nn.Module,), {}))
+
+
+def test_every_builtin_subclasses_the_contract_and_registers_where_it_is_defined():
+    from ecabench.attention.base import AttentionVariant
+
+    for entry in ATTENTION.entries():
+        assert issubclass(entry.obj, AttentionVariant), entry.name
+        assert entry.obj.variant_name == entry.name
+    assert ATTENTION.entry("eca").source == "builtin (ecabench.attention.eca)"
+    assert ATTENTION.entry("se_var2").source == "builtin (ecabench.attention.se_var)"
+    assert registry.BACKBONES.entry("resnet20").source == "builtin (ecabench.backbones.cifar_resnet)"
+
+
+def test_plain_module_plugin_is_adapted_with_its_own_hooks_first(tmp_path, clean_plugins):
+    """A plugin written against the old implicit contract (a plain nn.Module) keeps working."""
+    write(tmp_path, "legacy", GOOD.format(name="legacy_doubler") + textwrap.dedent("""
+        @register_attention("legacy_staged")
+        class Staged(nn.Module):
+            per_stage_params = ("scale",)
+
+            def __init__(self, channels, scale: int = 2):
+                super().__init__()
+                self.scale = scale
+
+            def forward(self, x):
+                return x * self.scale
+
+            def resolved_params(self):
+                return {"scale": self.scale}
+
+            @classmethod
+            def format_param(cls, name, value):
+                return "times" + "_".join(map(str, value)) if isinstance(value, (list, tuple)) else f"times{value}"
+        """))
+    registry.discover([tmp_path])
+    model = build_model("resnet20", "legacy_doubler(scale=3)", num_classes=10, in_channels=1)
+    assert model(torch.randn(1, 1, 28, 28)).shape == (1, 10)
+    # the base class's default type check names the registered variant
+    with pytest.raises(ValueError, match=r"legacy_doubler: scale='big' has the wrong type; expected float"):
+        describe("resnet20", "legacy_doubler(scale=big)")
+    d = describe("resnet20", "legacy_staged(scale=[1,2,3])", num_classes=10)
+    assert d["spec_id"] == "legacy_staged-times1_2_3"
+    assert [s["resolved"] for s in d["stages"]] == [[{"scale": 1}], [{"scale": 2}], [{"scale": 3}]]
+    with pytest.raises(ValueError, match=r"legacy_staged: scale=\['a', 2, 3\] has the wrong type"):
+        describe("resnet20", "legacy_staged(scale=[a,2,3])")
+
+
+def test_a_class_that_is_not_a_module_is_refused_at_registration():
+    class NotAModule:
+        def __init__(self, channels):
+            pass
+
+    with pytest.raises(RegistryError, match=r"attention variant 'not_a_module': an attention variant is an "
+                                            r"nn.Module subclass"):
+        ATTENTION.register("not_a_module", NotAModule)
+    assert "not_a_module" not in ATTENTION

@@ -24,12 +24,10 @@ def _fmt_default(value) -> str:
 
 
 def cmd_list(args) -> int:
-    from ecabench.specs import variant_defaults
-
     errors = _discover(args)
     variants = [
-        {"name": e.name, "params": variant_defaults(e.obj), "source": e.source,
-         "per_stage": list(getattr(e.obj, "per_stage_params", ()))}
+        {"name": e.name, "params": e.obj.default_params(), "source": e.source,
+         "per_stage": list(e.obj.per_stage_params)}
         for e in registry.ATTENTION.entries()
     ]
     backbones = [{"name": e.name, "num_stages": e.meta.get("num_stages"),

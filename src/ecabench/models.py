@@ -29,9 +29,8 @@ class AttentionFactory:
     """``factory(channels, stage)`` as backbones call it; per-stage lists are checked up front.
 
     Settings that only fail against a stage's channel count are refused when the module is built,
-    which :func:`describe` does on the meta device before any data is read. A variant may provide
-    ``check_channels(channels, params, where)`` (a classmethod raising ``ValueError`` with its own
-    message; ``where`` is "stage S on BACKBONE", e.g. ECA's fixed ``k`` wider than the channels); any
+    which :func:`describe` does on the meta device before any data is read: the variant's
+    ``check_channels`` hook first (its own message, e.g. ECA's fixed ``k`` wider than the channels); any
     other ``ValueError`` its constructor raises gets the stage, channel count and backbone added. A
     module that does not fit its channel count (:class:`~ecabench.attention.base.ChannelsError`, e.g.
     se_gc's groups) is replaced by a placeholder so the build can finish and every block be numbered;
@@ -49,10 +48,8 @@ class AttentionFactory:
         self.blocks.setdefault(stage, []).append(sum(map(len, self.blocks.values())) + 1)
         params = resolve_stage_params(self.spec, stage, self.num_stages, self.backbone)
         where = f"stage {stage} on {self.backbone}"
-        check_channels = getattr(self.spec.variant, "check_channels", None)
         try:
-            if check_channels is not None:
-                check_channels(channels, params, where)
+            self.spec.variant.check_channels(channels, params, where)
         except ValueError as exc:
             raise SpecError(str(exc)) from None
         try:
@@ -137,8 +134,9 @@ def describe(backbone: str, attention: str | dict | VariantSpec = "none", *, num
         model = build_model(backbone, spec, num_classes=num_classes, in_channels=in_channels, **options)
     modules, all_resolved = [], True
     for name, module in iter_attention_modules(model):
-        all_resolved &= hasattr(module, "resolved_params")
-        resolved = module.resolved_params() if hasattr(module, "resolved_params") else {}
+        resolved = module.resolved_params()
+        all_resolved &= resolved is not None
+        resolved = resolved or {}
         modules.append({
             "module": name,
             "stage": getattr(module, STAGE_ATTR, None),
@@ -163,7 +161,7 @@ def describe(backbone: str, attention: str | dict | VariantSpec = "none", *, num
         "attention": spec.name,
         "modules": [[m["module"], m["type"], m["channels"], m["resolved"]] for m in modules],
     }
-    # A variant without resolved_params() may be shaped by any spec parameter (e.g. SE's r).
+    # A variant whose resolved_params() is None may be shaped by any spec parameter (e.g. SE's r).
     if not all_resolved:
         signature["spec"] = spec.to_dict()
     params_total = sum(p.numel() for p in model.parameters())

@@ -1,7 +1,8 @@
 """Name -> builder registries for attention variants and backbones, and plugin discovery.
 
-Built-ins are registered by :mod:`ecabench.builtins` on first lookup. Plugins come from two places,
-loaded once on first lookup too:
+Built-ins register themselves where they are defined; the registry imports their modules
+(``BUILTIN_MODULES``) on first lookup, as it does plugins. Plugins come from two places, loaded once on
+first lookup too:
 installed distributions declaring entry points in ``ecabench.attention`` / ``ecabench.backbones``,
 and ``*.py`` modules in plugin folders (``ablations/plugins`` under the working directory, folders in
 ``$ECABENCH_PLUGIN_PATH`` and folders a config names). A plugin that fails to import is recorded in
@@ -23,10 +24,17 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+from ecabench.attention.base import AttentionVariant, as_variant
+
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 ENTRY_POINT_GROUPS = {"attention": "ecabench.attention", "backbone": "ecabench.backbones"}
 DEFAULT_PLUGIN_DIRS = ("ablations/plugins",)
 PLUGIN_PATH_ENV = "ECABENCH_PLUGIN_PATH"
+BUILTIN_MODULES = (
+    "ecabench.attention.none", "ecabench.attention.eca", "ecabench.attention.se", "ecabench.attention.cbam",
+    "ecabench.attention.se_var", "ecabench.attention.se_gc", "ecabench.attention.eca_ns",
+    "ecabench.backbones.cifar_resnet", "ecabench.backbones.resnet", "ecabench.backbones.mobilenet",
+)
 
 
 class RegistryError(ValueError):
@@ -120,12 +128,27 @@ class Registry:
         return name in self._entries
 
 
-ATTENTION = Registry("attention variant")
+class AttentionRegistry(Registry):
+    """Holds :class:`~ecabench.attention.base.AttentionVariant` subclasses only: a plain ``nn.Module``
+    class (a plugin written before the base class) is adapted on registration, anything else refused."""
+
+    def register(self, name: str, obj: Any, **meta: Any) -> type[AttentionVariant]:
+        try:
+            obj = as_variant(obj)
+        except TypeError as exc:
+            raise RegistryError(f"attention variant {name!r}: {exc}") from None
+        obj = super().register(name, obj, **meta)
+        obj.variant_name = name
+        return obj
+
+
+ATTENTION = AttentionRegistry("attention variant")
 BACKBONES = Registry("backbone")
 
 
 def register_attention(name: str, **meta: Any) -> Callable:
-    """Class decorator: ``@register_attention("eca")`` on ``Variant(channels, **params)``."""
+    """Class decorator: ``@register_attention("eca")`` on an :class:`AttentionVariant` subclass; returns
+    the registered class (a plain ``nn.Module`` class comes back with the base class mixed in)."""
 
     def deco(cls):
         return ATTENTION.register(name, cls, **meta)
@@ -145,16 +168,10 @@ def register_backbone(name: str, *, num_stages: int, **meta: Any) -> Callable:
     return deco
 
 
-def attention_classes() -> tuple[type, ...]:
-    discover()
-    return tuple(e.obj for e in ATTENTION._entries.values() if isinstance(e.obj, type))
-
-
-def iter_attention_modules(model) -> Iterator[tuple[str, Any]]:
+def iter_attention_modules(model) -> Iterator[tuple[str, AttentionVariant]]:
     """(qualified name, module) for every attention module in ``model``, in forward order."""
-    classes = attention_classes()
     for name, module in model.named_modules():
-        if classes and isinstance(module, classes):
+        if isinstance(module, AttentionVariant):
             yield name, module
 
 
@@ -170,16 +187,10 @@ def _loading(source: str):
         _current_source.pop()
 
 
-_builtins_loaded = False
-
-
 def _load_builtins() -> None:
-    global _builtins_loaded
-    if not _builtins_loaded:
-        _builtins_loaded = True
-        from ecabench.builtins import register_builtins
-
-        register_builtins(ATTENTION, BACKBONES)
+    """Import the built-in modules by name, like plugins: they import this module to register."""
+    for module in BUILTIN_MODULES:
+        importlib.import_module(module)
 
 
 def _short_error(exc: BaseException, path: Path | None = None) -> str:

@@ -5,19 +5,18 @@ Users write a spec as a mapping (``{name: eca, k: 5}``) or a compact string (``e
 ``VariantSpec`` holding every parameter (defaults filled in, equivalent settings normalised), so it
 hashes stably for run ids, and to a readable ``id`` (``eca-k5``, ``eca-g3-b0-even``) that names
 only what differs from the defaults and is safe in file names. All checks happen here, before any
-model is built.
+model is built, through the hooks of the variant's class (:class:`~ecabench.attention.base.AttentionVariant`).
 """
 from __future__ import annotations
 
-import inspect
 import re
 from dataclasses import dataclass
 from typing import Any, Mapping
 
 import yaml
 
+from ecabench.attention.base import AttentionVariant
 from ecabench.registry import ATTENTION, NAME_RE
-from ecabench.util import is_int, is_number
 
 _COMPACT_RE = re.compile(r"^\s*([^\s(]+)\s*(?:\((.*)\))?\s*$", re.DOTALL)
 _ID_SAFE_RE = re.compile(r"[^a-z0-9_.\-]")
@@ -37,17 +36,16 @@ class VariantSpec:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in self.params}
 
     @property
-    def variant(self) -> type:
+    def variant(self) -> type[AttentionVariant]:
         return ATTENTION.get(self.name)
 
     def non_default(self) -> dict:
-        defaults = variant_defaults(self.variant)
+        defaults = self.variant.default_params()
         return {k: v for k, v in self.kwargs.items() if defaults.get(k) != v}
 
     @property
     def id(self) -> str:
-        cls = self.variant
-        fmt = getattr(cls, "format_param", None) or _format_param
+        fmt = self.variant.format_param
         tokens = [self.name] + [fmt(k, v) for k, v in self.non_default().items()]
         return _ID_SAFE_RE.sub("_", "-".join(str(t).lower() for t in tokens))
 
@@ -66,25 +64,6 @@ def _render(value: Any) -> str:
     if isinstance(value, (list, tuple)):
         return "[" + ",".join(_render(v) for v in value) + "]"
     return str(value)
-
-
-def _format_param(name: str, value: Any) -> str:
-    if isinstance(value, bool):
-        return name if value else f"no{name}"
-    if isinstance(value, (list, tuple)):
-        return name + "_".join(str(v) for v in value)
-    return f"{name}{value}"
-
-
-def variant_defaults(cls: type) -> dict:
-    """Parameters of ``Variant(channels, **params)`` with their defaults, in signature order."""
-    sig = inspect.signature(cls.__init__)
-    params = list(sig.parameters.values())[2:]  # self, channels
-    return {
-        p.name: p.default
-        for p in params
-        if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.default is not p.empty
-    }
 
 
 def _normalise_value(value: Any) -> Any:
@@ -131,25 +110,12 @@ def _parse_compact(text: str) -> tuple[str, dict]:
     return name, params
 
 
-def _check_types(name: str, cls: type, given: dict, defaults: dict) -> None:
-    per_stage = set(getattr(cls, "per_stage_params", ()))
+def _check_per_stage(name: str, cls: type[AttentionVariant], given: dict) -> None:
+    per_stage = set(cls.per_stage_params)
     for key, value in given.items():
         if isinstance(value, (list, tuple)) and key not in per_stage:
             allowed = ", ".join(sorted(per_stage)) or "none of its parameters"
             raise SpecError(f"{name}: {key} cannot be a per-stage list (per-stage parameters: {allowed})")
-        if hasattr(cls, "check_params"):
-            continue  # the variant checks its own values, with its own vocabulary
-        default = defaults[key]
-        ok = (
-            isinstance(value, bool) if isinstance(default, bool)
-            else is_int(value) if is_int(default)
-            else is_number(value) if is_number(default)
-            else isinstance(value, str) if isinstance(default, str)
-            else True
-        )
-        if not ok:
-            raise SpecError(f"{name}: {key}={value!r} has the wrong type; expected {type(default).__name__} "
-                            f"like the default {default!r}")
 
 
 def parse_spec(spec: str | Mapping | VariantSpec) -> VariantSpec:
@@ -175,19 +141,17 @@ def parse_spec(spec: str | Mapping | VariantSpec) -> VariantSpec:
         )
     name = name.lower()
     cls = ATTENTION.get(name)  # unknown name -> RegistryError listing the known ones
-    defaults = variant_defaults(cls)
+    defaults = cls.default_params()
     unknown = sorted(set(given) - set(defaults))
     if unknown:
         accepted = ", ".join(f"{k}={_render(v)}" for k, v in defaults.items()) or "no parameters"
         raise SpecError(f"{name}: unknown parameter {unknown[0]!r} in {text}; accepted: {accepted}")
     given = {k: _normalise_value(v) for k, v in given.items()}
-    _check_types(name, cls, given, defaults)
+    _check_per_stage(name, cls, given)
     params = {**defaults, **given}
     try:
-        if hasattr(cls, "check_params"):
-            cls.check_params(params)
-        if hasattr(cls, "normalize_params"):
-            params = cls.normalize_params(params)
+        cls.check_params(params)
+        params = cls.normalize_params(params)
     except SpecError:
         raise
     except ValueError as exc:

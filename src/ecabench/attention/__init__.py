@@ -1,11 +1,22 @@
-"""The built-in attention variants, one plain PyTorch module per file (registered by ``ecabench.builtins``)."""
-from ecabench.attention.cbam import CBAM
-from ecabench.attention.eca import ECA, adaptive_kernel_size, same_padding_1d
-from ecabench.attention.eca_ns import ECANS
-from ecabench.attention.none import NoAttention
-from ecabench.attention.se import SE
-from ecabench.attention.se_gc import SEGC
-from ecabench.attention.se_var import SEVar1, SEVar2, SEVar3
+"""The built-in attention variants, one plain PyTorch module per file, each registered where it is defined.
 
-__all__ = ["CBAM", "ECA", "ECANS", "NoAttention", "SE", "SEGC", "SEVar1", "SEVar2", "SEVar3", "adaptive_kernel_size",
-           "same_padding_1d"]
+:mod:`ecabench.attention.base` holds the contract they share. The names below load lazily (module
+``__getattr__``), so importing the base class does not import every variant.
+"""
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "AttentionVariant": "base", "CBAM": "cbam", "ECA": "eca", "ECANS": "eca_ns", "NoAttention": "none",
+    "SE": "se", "SEGC": "se_gc", "SEVar1": "se_var", "SEVar2": "se_var", "SEVar3": "se_var",
+    "adaptive_kernel_size": "eca", "same_padding_1d": "eca",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)

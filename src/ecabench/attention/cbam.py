@@ -9,10 +9,12 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ecabench.attention.base import check_positive_int
+from ecabench.attention.base import AttentionVariant, check_positive_int
+from ecabench.registry import register_attention
 
 
-class CBAM(nn.Module):
+@register_attention("cbam")
+class CBAM(AttentionVariant):
     def __init__(self, channels: int, r: int = 16, kernel_size: int = 7):
         super().__init__()
         self.check_params({"r": r, "kernel_size": kernel_size})

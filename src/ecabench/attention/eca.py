@@ -17,6 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ecabench.attention.base import AttentionVariant
+from ecabench.registry import register_attention
 from ecabench.util import is_int, is_number
 
 
@@ -33,9 +35,9 @@ def same_padding_1d(k: int) -> tuple[int, int]:
     return (k - 1) // 2, k // 2
 
 
-class ECA(nn.Module):
+@register_attention("eca")
+class ECA(AttentionVariant):
     per_stage_params = ("k",)
-    variant_name = "eca"  # how its parameter errors name it (eca_ns shares the checks)
 
     def __init__(self, channels: int, k: int | str = "adaptive", gamma: float = 2, b: float = 1,
                  odd: bool = True):
@@ -94,7 +96,7 @@ class ECA(nn.Module):
             return
         of = f" of {where}" if where else ""
         raise ValueError(
-            f"eca: k={k} is larger than the {channels} channels{of} (a kernel wider than the channel "
+            f"{cls.variant_name}: k={k} is larger than the {channels} channels{of} (a kernel wider than the channel "
             f"axis only sees zero padding); use k <= {channels} or 'adaptive'"
         )
 

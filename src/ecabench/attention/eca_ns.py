@@ -14,11 +14,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from ecabench.attention.eca import ECA
+from ecabench.registry import register_attention
 
 
+@register_attention("eca_ns")
 class ECANS(ECA):
-    variant_name = "eca_ns"
-
     def make_conv(self) -> nn.Module:
         """One row of k weights per channel: channel i's window is its own group of the grouped conv."""
         return nn.Conv1d(self.channels, self.channels, kernel_size=self.k, groups=self.channels, bias=False)

@@ -2,10 +2,13 @@
 from __future__ import annotations
 
 import torch
-from torch import nn
+
+from ecabench.attention.base import AttentionVariant
+from ecabench.registry import register_attention
 
 
-class NoAttention(nn.Module):
+@register_attention("none")
+class NoAttention(AttentionVariant):
     def __init__(self, channels: int):
         super().__init__()
         self.channels = channels

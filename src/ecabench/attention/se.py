@@ -4,10 +4,12 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ecabench.attention.base import check_positive_int
+from ecabench.attention.base import AttentionVariant, check_positive_int
+from ecabench.registry import register_attention
 
 
-class SE(nn.Module):
+@register_attention("se")
+class SE(AttentionVariant):
     def __init__(self, channels: int, r: int = 16):
         super().__init__()
         self.check_params({"r": r})

@@ -14,12 +14,14 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ecabench.attention.base import ChannelsError, check_positive_int
+from ecabench.attention.base import AttentionVariant, ChannelsError, check_positive_int
+from ecabench.registry import register_attention
 
 DEFAULT_GROUPS = 16
 
 
-class SEGC(nn.Module):
+@register_attention("se_gc")
+class SEGC(AttentionVariant):
     per_stage_params = ("groups", "group_channels")
 
     def __init__(self, channels: int, groups: int | None = None, group_channels: int | None = None,

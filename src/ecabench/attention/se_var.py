@@ -14,8 +14,12 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ecabench.attention.base import AttentionVariant
+from ecabench.registry import register_attention
 
-class SEVar1(nn.Module):
+
+@register_attention("se_var1")
+class SEVar1(AttentionVariant):
     def __init__(self, channels: int):
         super().__init__()
         self.channels = channels
@@ -28,7 +32,8 @@ class SEVar1(nn.Module):
         return {}
 
 
-class SEVar2(nn.Module):
+@register_attention("se_var2")
+class SEVar2(AttentionVariant):
     """The diagonal W as a depthwise 1x1 convolution: weight[i, 0, 0] scales channel i's pooled value."""
 
     def __init__(self, channels: int, bias: bool = False):
@@ -42,7 +47,8 @@ class SEVar2(nn.Module):
         return x * torch.sigmoid(y).view(n, c, 1, 1)
 
 
-class SEVar3(nn.Module):
+@register_attention("se_var3")
+class SEVar3(AttentionVariant):
     def __init__(self, channels: int, bias: bool = False):
         super().__init__()
         self.channels = channels

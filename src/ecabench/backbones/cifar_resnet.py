@@ -10,7 +10,8 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ecabench.backbones import AttentionFactory, check_position, init_backbone, make_attention
+from ecabench.backbones.slots import AttentionFactory, check_position, init_backbone, make_attention
+from ecabench.registry import register_backbone
 
 
 class ShortcutA(nn.Module):
@@ -134,3 +135,9 @@ BUILDERS = {f"cifar_resnet{d}": _builder(d, f"cifar_resnet{d}") for d in DEPTHS}
 # tell (e.g. to give both the same run id).
 ALIASES = {f"resnet{d}": f"cifar_resnet{d}" for d in DEPTHS}
 cifar_resnet20, cifar_resnet32, cifar_resnet44, cifar_resnet56, cifar_resnet110 = BUILDERS.values()
+
+
+for _name, _build in BUILDERS.items():
+    register_backbone(_name, **META)(_build)
+for _alias, _name in ALIASES.items():
+    register_backbone(_alias, alias_of=_name, **META)(BUILDERS[_name])

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from ecabench.backbones import AttentionFactory, check_position, init_backbone, make_attention
+from ecabench.backbones.slots import AttentionFactory, check_position, init_backbone, make_attention
+from ecabench.registry import register_backbone
 
 # t (expansion), c (out channels), n (blocks), s (first block's stride); one row per stage.
 SETTING = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1))
@@ -140,6 +141,7 @@ def check_width_mult(width_mult) -> float:
 META = dict(num_stages=len(SETTING), default_input=(3, 224, 224))
 
 
+@register_backbone("mobilenet_v2", **META)
 def mobilenet_v2(*, num_classes: int = 1000, in_channels: int = 3, attention: AttentionFactory | None = None,
                  small_input: bool = False, position: str = "output", width_mult: float = 1.0) -> MobileNetV2:
     """torchvision's MobileNetV2; ``width_mult`` as torchvision's (channels rounded to multiples of 8)."""

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from ecabench.backbones import AttentionFactory, check_position, init_backbone, make_attention
+from ecabench.backbones.slots import AttentionFactory, check_position, init_backbone, make_attention
+from ecabench.registry import register_backbone
 
 
 def conv3x3(in_planes: int, out_planes: int, stride: int = 1) -> nn.Conv2d:
@@ -174,3 +175,7 @@ def _builder(name: str):
 
 BUILDERS = {name: _builder(name) for name in LAYERS}
 resnet18, resnet34, resnet50, resnet101, resnet152 = (BUILDERS[n] for n in LAYERS)
+
+
+for _name, _build in BUILDERS.items():
+    register_backbone(_name, **META)(_build)
