@@ -99,7 +99,7 @@ def typed_param(values: pd.Series) -> pd.Series:
 def typed(df: pd.DataFrame) -> pd.DataFrame:
     for col in ("study", "run_id", "backbone", "dataset", "variant", "spec", "spec_id", "architecture_id",
                 "status", "metric", "unit", "source", "implementation", "k_per_stage", "aliases", "error", "device"):
-        df[col] = df[col].fillna("").astype(str)
+        df[col] = df[col].astype(object).fillna("").astype(str)
     df["seed"] = pd.array(df["seed"], dtype="Int64")
     df["value"] = df["value"].astype(float)
     for col in param_columns(df.columns):
