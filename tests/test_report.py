@@ -222,7 +222,8 @@ def report(fixture):
 # ------------------------------------------------------------------------------------ aggregate
 def test_aggregate_one_row_per_study_run_metric(fixture):
     df = fixture["df"]
-    assert list(df.columns) == agg.COLUMNS
+    # the fixed columns, then every parameter of the studies' specs (ECA's, SE's, CBAM's), first seen first
+    assert list(df.columns) == agg.COLUMNS + ["param_k", "param_gamma", "param_b", "param_odd", "param_r"]
     assert not df.duplicated(["study", "run_id", "metric"]).any()
     # every planned run of every study is there, including the one without a record
     for name, study in fixture["studies"].items():
@@ -247,8 +248,9 @@ def test_aggregate_one_row_per_study_run_metric(fixture):
     row = ok.iloc[0]
     assert (row["backbone"], row["dataset"], row["variant"], row["spec"], row["spec_id"]) == (
         BACKBONE, DATASET, "eca", "eca", "eca")
-    assert row["k_per_stage"] == "3,3,3" and row["k_param"] == "adaptive" and row["seed"] == 1
-    assert row["gamma"] == 2 and row["b"] == 1 and bool(row["odd"]) is True
+    assert row["k_per_stage"] == "3,3,3" and row["param_k"] == "adaptive" and row["seed"] == 1
+    assert row["param_gamma"] == 2 and row["param_b"] == 1 and bool(row["param_odd"]) is True
+    assert pd.isna(row["param_r"])  # ECA has no r: missing, not 0 or ""
     assert row["aliases"] == "eca(k=3); eca(gamma=2,b=0)" and row["device"] == "cpu"
     # measured throughput is the same on every seed of one architecture
     thr = df[(df["study"] == "attention_zoo") & (df["spec"] == "eca") & (df["metric"] == "inference_images_per_s")]
@@ -286,7 +288,10 @@ def test_aggregate_outputs_written_atomically(fixture):
     back = agg.read_summary(fixture["summary"])
     pd.testing.assert_frame_equal(back, fixture["df"], check_dtype=False)
     csv = agg.read_summary(fixture["csv"])
-    assert len(csv) == len(fixture["df"]) and list(csv.columns) == agg.COLUMNS
+    assert len(csv) == len(fixture["df"]) and list(csv.columns) == list(fixture["df"].columns)
+    for col in agg.param_columns(csv.columns):  # a parameter column reads back with its type and values
+        assert csv[col].dtype == fixture["df"][col].dtype, col
+        pd.testing.assert_series_equal(csv[col], fixture["df"][col], check_names=False)
     curves = agg.read_curves(out / "summary_curves.parquet")
     assert (out / "summary_curves.csv").exists()
     assert list(curves.columns) == agg.CURVE_COLUMNS
@@ -467,12 +472,13 @@ def test_alias_grid_cells_get_their_label_statistics(fixture, report):
     cell = grid[grid["spec"] == "eca(gamma=2,b=0)"].iloc[0]
     eca = grid[grid["spec"] == "eca"].iloc[0]
     assert cell["alias_of"] == "eca" and cell["top1_mean"] == eca["top1_mean"]
-    assert (cell["gamma"], cell["b"]) == (2.0, 0.0) and cell["k_per_stage"] == "3,3,3"
+    assert (cell["param_gamma"], cell["param_b"]) == (2.0, 0.0) and cell["k_per_stage"] == "3,3,3"
+    assert cell["parameters"] == "k=adaptive, gamma=2, b=0, odd=true"
     assert len(grid) == len(vt) + 1
     kernel = tables.expand_aliases(pd.read_csv(report["out"] / "tables" / "eca_kernel__variants.csv",
                                                keep_default_na=False, na_values=[""]),
                                    fixture["studies"]["eca_kernel"]["variants"])
-    assert kernel.loc[kernel["spec"] == "eca(k=3)", "k_param"].iloc[0] == "3"
+    assert tables.eca_rule_view(kernel).loc[kernel["spec"] == "eca(k=3)", "k_param"].iloc[0] == "3"
 
 
 def test_report_before_any_run_finishes_and_without_baseline(tmp_path):

@@ -3,7 +3,7 @@
 ``aggregate(run_paths, measure_paths, plan_path, out_parquet, out_csv)`` writes
 
 ``<out_parquet>`` / ``<out_csv>`` (e.g. ``results/summary.parquet`` / ``.csv``)
-    One row per (study, run, metric). Columns, in order: :data:`COLUMNS`.
+    One row per (study, run, metric). Columns, in order: :data:`COLUMNS`, then the ``param_<name>`` ones.
 
     * ``study``: the plan's study name; a run shared by two studies appears once per study.
     * ``variant`` is the attention name (``none``, ``eca``, ``se``, ...); ``spec`` the compact spec
@@ -25,8 +25,13 @@
       (the same value for all seeds of an architecture), so a per-variant mean is the measured value;
       the record's own counts win when it has them.
     * ``k_per_stage``: the resolved per-stage kernel sizes of ECA (``"3,5,5,7"``), ``""`` when the
-      record does not resolve any; ``k_param``/``gamma``/``b``/``odd``: the spec's ECA parameters
-      (plan ``params`` first, then the record's attention config); NaN/``""`` for other variants.
+      record does not resolve any.
+    * ``param_<name>``, after the fixed columns: one column per parameter of any run's spec (every
+      parameter, defaults included, of any variant, a plugin's own too: ``param_k``, ``param_gamma``,
+      ``param_r``, ``param_e_lambda``; plan ``params`` first, then the record's attention config),
+      missing (``isna()``) for a run whose variant has no such parameter. Typed per column: booleans
+      ``boolean``, numbers ``Int64`` (all integral) or ``float64``, anything else ``str`` with per-stage
+      lists as ``"3,5,5"`` (:func:`~ecabench.aggregate.columns.typed_param`).
     * ``aliases``: other specs with the same architecture (the spec the run was recorded under, if
       different, then the plan's ``aliases``; ``"; "``-separated).
     * ``error``: the record's error message for diverged/failed runs.
@@ -52,7 +57,15 @@ from typing import Any
 
 import pandas as pd
 
-from ecabench.aggregate.columns import COLUMNS, CURVE_COLUMNS, THROUGHPUT_FIELDS, unit_of
+from ecabench.aggregate.columns import (
+    COLUMNS,
+    CURVE_COLUMNS,
+    PARAM_PREFIX,
+    THROUGHPUT_FIELDS,
+    param_columns,
+    param_text,
+    unit_of,
+)
 from ecabench.aggregate.io import (
     AggregateWarning,
     expand_paths,
@@ -120,4 +133,5 @@ def aggregate(run_paths: Any, measure_paths: Any, plan_path: Any, out_parquet: s
 
 __all__ = ["aggregate", "build_tables", "load_records", "load_measurements", "load_plan", "read_summary",
            "read_curves", "read_meta", "sibling", "unit_of", "write_table", "COLUMNS", "CURVE_COLUMNS",
-           "THROUGHPUT_FIELDS", "AggregateWarning", "expand_paths", "merge_tuned_studies"]
+           "THROUGHPUT_FIELDS", "AggregateWarning", "expand_paths", "merge_tuned_studies", "PARAM_PREFIX",
+           "param_columns", "param_text"]

@@ -2,13 +2,12 @@
 from __future__ import annotations
 
 import json
-import math
 import warnings
 from collections import Counter
 
 import pandas as pd
 
-from ecabench.aggregate.columns import COLUMNS, CURVE_COLUMNS, typed, unit_of
+from ecabench.aggregate.columns import COLUMNS, CURVE_COLUMNS, PARAM_PREFIX, param_text, typed, unit_of
 from ecabench.aggregate.io import AggregateWarning
 from ecabench.aggregate.rows import (
     _attention_params,
@@ -16,11 +15,15 @@ from ecabench.aggregate.rows import (
     _dataset_name,
     _k_string,
     _measurement_for,
-    _num,
     _run_rows,
     _variant_of,
 )
 from ecabench.plan.reader import DEFAULT_STUDY
+
+
+def _param_cell(value):
+    """A parameter as it enters the table: scalars as they are (typed per column later), lists as text."""
+    return param_text(value) if isinstance(value, (list, tuple, dict)) else value
 
 
 def _environment_summary(records: dict[str, dict]) -> list[dict]:
@@ -44,6 +47,7 @@ def build_tables(records: dict[str, dict], measurements: dict[str, dict],
         studies = {DEFAULT_STUDY: {"runs": [{"run_id": rid} for rid in records], "baseline": "none"}}
     rows: list[dict] = []
     missing: list[str] = []
+    param_cols: dict[str, None] = {}  # param_<name> in order of first appearance
     for study, s in studies.items():
         for plan_run in s.get("runs", []):
             rid = str(plan_run.get("run_id"))
@@ -77,21 +81,19 @@ def build_tables(records: dict[str, dict], measurements: dict[str, dict],
                 "seed": seed if isinstance(seed, int) else None,
                 "status": rec["status"] if rec else "missing",
                 "k_per_stage": _k_string(resolved.get("k")),
-                "k_param": _k_string(params.get("k")) if "k" in params else "",
-                "gamma": _num(params.get("gamma")) if "gamma" in params else math.nan,
-                "b": _num(params.get("b")) if "b" in params else math.nan,
-                "odd": params.get("odd") if isinstance(params.get("odd"), bool) else None,
                 "aliases": "; ".join(str(a) for a in aliases) if isinstance(aliases, list) else str(aliases),
                 "error": ((rec or {}).get("error") or ("no run record" if rec is None else "")) or "",
                 "device": str(((rec or {}).get("environment") or {}).get("device") or ""),
+                **{PARAM_PREFIX + str(name): _param_cell(value) for name, value in params.items()},
             }
+            param_cols.update(dict.fromkeys(c for c in base if c.startswith(PARAM_PREFIX)))
             for metric, value, source, impl in _run_rows(rec, meas, arch):
                 rows.append({**base, "metric": metric, "value": value, "unit": unit_of(metric), "source": source,
                              "implementation": impl})
     if missing:
         warnings.warn(f"{len(missing)} planned run(s) have no record and are marked 'missing': "
                       + ", ".join(missing[:10]) + (" ..." if len(missing) > 10 else ""), AggregateWarning, stacklevel=2)
-    df = pd.DataFrame(rows, columns=COLUMNS)
+    df = pd.DataFrame(rows, columns=COLUMNS + list(param_cols))
     df = typed(df)
 
     curve_rows = []

@@ -31,6 +31,7 @@ import seaborn as sns  # noqa: E402
 
 from ecabench import stats  # noqa: E402
 from ecabench.report.layout import FORMATS, KINDS, figure_kinds, figure_paths, figure_stem  # noqa: E402,F401
+from ecabench.report.tables import eca_rule_view  # noqa: E402
 from ecabench.util import atomic_write  # noqa: E402
 
 CAPTIONS = {
@@ -214,6 +215,7 @@ def _k_reference_lines(ax, g: pd.DataFrame) -> list[int]:
 
 
 def accuracy_vs_k(vt: pd.DataFrame, stem: Path, title: str = "") -> dict[str, Path]:
+    vt = eca_rule_view(vt)
     ok = vt[np.isfinite(vt["top1_mean"].astype(float))]
     alias_of_fixed = ok["same_architecture_as"].astype(str).str.contains(r"eca\(k=\d+\)").astype(bool)
     fixed_all = ok[_fixed_k(ok["k_param"]) | alias_of_fixed]
@@ -243,6 +245,7 @@ def _mean_k(s: str) -> float:
 
 
 def gamma_b_heatmap(vt: pd.DataFrame, stem: Path, title: str = "") -> dict[str, Path]:
+    vt = eca_rule_view(vt)
     d = vt[(vt["variant"] == "eca") & vt["k_param"].isin(["adaptive", ""]) & np.isfinite(vt["gamma"].astype(float))
            & np.isfinite(vt["b"].astype(float))].copy()
     if d.empty:
@@ -315,6 +318,7 @@ def _odd_even_panel(ax, g: pd.DataFrame, pal: dict) -> None:
 
 def odd_vs_even(runs: pd.DataFrame, stem: Path, title: str = "", metric: str = "test_top1_pct") -> dict[str, Path]:
     """``runs``: the study's tidy rows."""
+    runs = eca_rule_view(runs)
     d = runs[(runs["metric"] == metric) & (runs["status"] == "ok") & runs["odd"].notna()
              & np.isfinite(runs["value"].astype(float))].drop_duplicates("run_id").copy()
     if d.empty:

@@ -102,7 +102,7 @@ def _variant_cells(r: pd.Series, baseline_label: str) -> dict:
         status = "⚠ " + status
     base = bool(r["is_baseline"])
     return {
-        "Variant": r["spec"], "Runs": status, "n": str(int(r["n"])),
+        "Variant": r["spec"], "Parameters": r.get("parameters") or "", "Runs": status, "n": str(int(r["n"])),
         "Top-1 % (mean ± std)": top1, "Top-1 95% CI": fmt_ci(r["top1_ci_low"], r["top1_ci_high"]),
         **_delta_cells(r, baseline_label),
         "Δ sd (paired)": "" if base else fmt_num(r["delta_std"]),

@@ -101,14 +101,14 @@ def _baseline_label(vt: pd.DataFrame, study: dict) -> str:
 def _pseudo_plan_runs(sdf: pd.DataFrame) -> list[dict]:
     """Plan-like run entries rebuilt from the tidy rows (for figure selection when the plan lacks params)."""
     runs = []
-    for _, r in _tab.run_level(sdf).iterrows():
+    for _, r in _tab.eca_rule_view(_tab.run_level(sdf)).iterrows():
         params: dict = {}
-        if r.get("k_param"):
+        if r["k_param"]:
             params["k"] = int(r["k_param"]) if str(r["k_param"]).isdigit() else r["k_param"]
         for col in ("gamma", "b"):
-            if not _fmt.is_missing(r.get(col)):
+            if not _fmt.is_missing(r[col]):
                 params[col] = float(r[col])
-        if not _fmt.is_missing(r.get("odd")):
+        if r["odd"] is not None:
             params["odd"] = bool(r["odd"])
         runs.append({"run_id": r["run_id"], "params": params})
     return runs

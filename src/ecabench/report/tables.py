@@ -13,6 +13,7 @@ import math
 import pandas as pd
 
 from ecabench import stats
+from ecabench.aggregate.columns import PARAM_PREFIX, param_columns, param_text
 
 GROUP = ["backbone", "dataset"]
 ACCURACY = "test_top1_pct"
@@ -32,14 +33,14 @@ RAW_COLUMNS = [
     "params_total", "params_attention", "macs", "elementwise_flops", "implementation", "inference_images_per_s",
     "throughput_rel_baseline", "throughput_rel_ci_low", "throughput_rel_ci_high", "throughput_rel_method",
     "train_images_per_s", "train_rel_baseline", "peak_memory_inference_mb", "peak_memory_train_mb",
-    "k_per_stage", "k_param", "gamma", "b", "odd", "same_architecture_as", "architecture_id",
+    "k_per_stage", "parameters", "same_architecture_as", "architecture_id",
     "target_half_width", "half_width", "target_met", "max_seeds", "precision",
-]
+]  # then the tidy table's param_<name> columns of the study's variants
 TARGET_MET, CAP_REACHED, TARGET_MISSED = "target met", "cap reached", "target missed"
 
 __all__ = ["ACCURACY", "GROUP", "INCOMPLETE_COLUMNS", "RAW_COLUMNS", "STATUS_ORDER", "add_precision",
-           "baseline_spec_id", "expand_aliases", "first_value", "incomplete_runs", "odd_even_table",
-           "primary_implementation", "run_level", "variant_table"]
+           "baseline_spec_id", "eca_rule_view", "expand_aliases", "first_value", "incomplete_runs", "odd_even_table",
+           "param", "parameters_text", "primary_implementation", "run_level", "variant_table"]
 
 
 # --------------------------------------------------------------------------------------- helpers
@@ -58,10 +59,40 @@ def first_value(values: pd.Series):
     return None
 
 
+def param(df: pd.DataFrame, name: str) -> pd.Series:
+    """The tidy table's ``param_<name>`` column of ``df``, all missing when no variant there has the parameter."""
+    col = PARAM_PREFIX + name
+    return df[col] if col in df.columns else pd.Series([None] * len(df), index=df.index, dtype=object)
+
+
+def parameters_text(row) -> str:
+    """Every parameter of a row's spec as ``k=adaptive, gamma=2, b=1, odd=true`` (``e_lambda=0.001``),
+    a per-stage list in brackets (``k=[3,5,5]``); ``""`` for a variant without parameters."""
+    parts = []
+    for col in param_columns(row.index):
+        text = param_text(row[col])
+        if text:
+            parts.append(f"{col[len(PARAM_PREFIX):]}={'[' + text + ']' if ',' in text else text}")
+    return ", ".join(parts)
+
+
+def eca_rule_view(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with working columns for ECA's rule read from the generic parameter columns: ``k_param``
+    (text: ``"adaptive"``, ``"5"``, ``"3,5,5"``; ``""`` without k), ``gamma``/``b`` (float, NaN) and
+    ``odd`` (True/False, None) - what the k, γ×b and odd-rule tables and figures group by."""
+    out = df.copy()
+    out["k_param"] = [param_text(v) for v in param(df, "k")]
+    for name in ("gamma", "b"):
+        out[name] = pd.to_numeric(param(df, name), errors="coerce").astype(float)
+    out["odd"] = pd.Series([None if first_value([v]) is None else bool(v) for v in param(df, "odd")],
+                           index=df.index, dtype=object)
+    return out
+
+
 def run_level(df: pd.DataFrame) -> pd.DataFrame:
-    """One row per run of the (already filtered) tidy table: identity columns + status."""
+    """One row per run of the (already filtered) tidy table: identity columns, status and parameters."""
     cols = ["run_id", "backbone", "dataset", "variant", "spec", "spec_id", "architecture_id", "seed", "status",
-            "k_per_stage", "k_param", "gamma", "b", "odd", "aliases", "error", "device"]
+            "k_per_stage", "aliases", "error", "device"] + param_columns(df.columns)
     cols = [c for c in cols if c in df.columns]
     return df.drop_duplicates("run_id")[cols].reset_index(drop=True)
 
@@ -127,7 +158,7 @@ def variant_table(df: pd.DataFrame, baseline: str | None = "none", metric: str =
     for col in RAW_COLUMNS:
         if col not in table.columns:
             table[col] = math.nan
-    return table[RAW_COLUMNS]
+    return table[RAW_COLUMNS + param_columns(table.columns)]
 
 
 def _group_rows(key: tuple, g: pd.DataFrame, g_runs: pd.DataFrame, order: list[str], ctx: dict) -> list[dict]:
@@ -150,7 +181,7 @@ def _group_rows(key: tuple, g: pd.DataFrame, g_runs: pd.DataFrame, order: list[s
         }
         row.update(_comparison(sid, per_seed[sid], per_seed.get(base_id), base_id, summ, ctx["bounds"][1]))
         row.update(_costs(g[g["spec_id"] == sid], ctx["implementation"]))
-        row.update(_architecture(sr))
+        row.update(_architecture(sr, param_columns(g_runs.columns)))
         rows.append(row)
     return rows
 
@@ -184,14 +215,11 @@ def _costs(sg: pd.DataFrame, implementation: str) -> dict:
     return row
 
 
-def _architecture(sr: pd.DataFrame) -> dict:
-    """The variant's resolved kernel sizes and rule parameters (for the k and γ×b figures)."""
-    row = {col: first_value(sr[col]) or "" for col in ("k_per_stage", "k_param", "architecture_id")}
-    for col in ("gamma", "b"):
-        value = first_value(sr[col])
-        row[col] = value if value is not None else math.nan
-    odd = sr["odd"].dropna()
-    row["odd"] = bool(odd.iloc[0]) if len(odd) else None
+def _architecture(sr: pd.DataFrame, params: list[str]) -> dict:
+    """The variant's resolved kernel sizes and its spec's parameters (``param_<name>``, missing: None)."""
+    row = {col: first_value(sr[col]) or "" for col in ("k_per_stage", "architecture_id")}
+    row.update({col: first_value(sr[col]) for col in params})
+    row["parameters"] = parameters_text(pd.Series({col: row[col] for col in params}, dtype=object))
     return row
 
 
@@ -271,14 +299,6 @@ def add_precision(vt: pd.DataFrame, decision: dict | None) -> pd.DataFrame:
 
 
 # ------------------------------------------------------------------------------------- aliases
-def _k_text(value) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, (list, tuple)):
-        return ",".join(str(v) for v in value)
-    return str(value)
-
-
 def expand_aliases(vt: pd.DataFrame, variants: list[dict] | None) -> pd.DataFrame:
     """``vt`` plus one row per plan variant that is an alias (``same_as``) of a listed variant.
 
@@ -304,12 +324,9 @@ def _alias_rows(vt: pd.DataFrame, v: dict) -> list[pd.Series]:
     for _, r in hit.iterrows():
         row = r.copy()
         row["spec"], row["spec_id"], row["alias_of"], row["is_baseline"] = v["spec"], v.get("spec_id", ""), label, False
-        row["k_param"] = _k_text(params.get("k")) if "k" in params else row["k_param"]
-        for key in ("gamma", "b"):
-            if key in params:
-                row[key] = float(params[key])
-        if "odd" in params:
-            row["odd"] = bool(params["odd"])
+        for key, value in params.items():
+            row[PARAM_PREFIX + key] = param_text(value) if isinstance(value, (list, tuple)) else value
+        row["parameters"] = parameters_text(row)
         rows.append(row)
     return rows
 
@@ -328,7 +345,7 @@ def odd_even_table(df: pd.DataFrame, metric: str = ACCURACY) -> pd.DataFrame:
     """Paired odd-rule comparisons: for every (backbone, dataset, gamma, b) with both odd and even ECA specs."""
     if df.empty:
         return pd.DataFrame()
-    runs = run_level(df)
+    runs = eca_rule_view(run_level(df))
     ok = df[(df["status"] == "ok") & (df["metric"] == metric)].drop_duplicates("run_id")
     rows = []
     for key, g in runs[runs["odd"].notna()].groupby(GROUP + ["gamma", "b"], sort=False, dropna=False):
