@@ -192,7 +192,7 @@ def rank_summary(df: pd.DataFrame) -> pd.DataFrame:
 def nemenyi(df: pd.DataFrame) -> tuple[pd.Series, pd.DataFrame]:
     """Mean ranks and the Nemenyi post-hoc p-values over complete blocks
     (``scikit_posthocs.posthoc_nemenyi_friedman``): the inputs of a critical-difference diagram (Demsar 2006)."""
-    import scikit_posthocs as sp
+    import scikit_posthocs as sp  # heavy optional-use dependency (~1.6 s to import): the Nemenyi test only
 
     wide = block_matrix(df)
     ranks = wide.rank(axis=1, ascending=False, method="average").mean()
@@ -234,7 +234,7 @@ def _bayes(x: np.ndarray, y: np.ndarray, rope: float, seed: int, nsamples: int) 
     if len(x) < 2:
         return math.nan, math.nan, math.nan, stats.N_TOO_SMALL
     try:
-        from baycomp import SignedRankTest
+        from baycomp import SignedRankTest  # heavy (~0.9 s) and allowed to fail: the Bayesian columns only
 
         probs = SignedRankTest.probs(x, y, rope=rope, nsamples=nsamples, random_state=seed)
     except Exception as exc:  # noqa: BLE001 - an optional dependency must not break the table
@@ -359,7 +359,7 @@ def omnibus(df_one_setting: pd.DataFrame, *, level: float = 0.95) -> dict:
 
 
 def _anova(wide: pd.DataFrame) -> dict:
-    from statsmodels.stats.anova import AnovaRM
+    from statsmodels.stats.anova import AnovaRM  # heavy (~1 s to import): the omnibus ANOVA only
 
     long = wide.reset_index(drop=True).rename_axis("block").reset_index().melt(
         id_vars="block", var_name="level", value_name="value")

@@ -202,7 +202,7 @@ def power(sd: float, n: int, targets: Iterable[float] = (0.5, 1.0), *, alpha: fl
 
 
 def _power_at(effect_size: float, nobs: float, alpha: float) -> float:
-    from statsmodels.stats.power import TTestPower
+    from statsmodels.stats.power import TTestPower  # heavy (~0.9 s to import): power questions only
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -215,7 +215,7 @@ def _power_at(effect_size: float, nobs: float, alpha: float) -> float:
 def _mde(n: int, alpha: float, power_level: float) -> float:
     """Effect size (sd units) detected with probability ``power_level`` by n pairs: the root of
     statsmodels' power curve (bracketed, so it never fails to converge)."""
-    from scipy.optimize import brentq
+    from scipy.optimize import brentq  # scipy.optimize costs ~0.5 s to import: MDE questions only
 
     return float(brentq(lambda es: _power_at(es, n, alpha) - power_level, 1e-9, 1e4, xtol=1e-10))
 

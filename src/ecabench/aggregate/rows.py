@@ -40,20 +40,14 @@ def _k_string(value: Any) -> str:
 
 
 def _attention_params(record: dict | None, plan_run: dict | None) -> dict:
+    """The spec's full parameters as the plan or the run record wrote them (both hold every parameter,
+    defaults included); the table never re-parses specs, so it needs no plugin loaded."""
     params: dict = {}
     if plan_run and plan_run.get("params") is not None:  # the study's spec (may be an alias of the run's)
         params.update(plan_run.get("params") or {})
     elif record:
         att = (record.get("config") or {}).get("attention") or {}
         params.update({k: v for k, v in att.items() if k != "name"})
-    if not params:  # neither the plan nor a record says: parse the spec (needs the variant registered)
-        spec = (plan_run or {}).get("spec") or (record or {}).get("spec")
-        if spec:
-            try:
-                from ecabench.specs import parse_spec
-                params = dict(parse_spec(spec).kwargs)
-            except Exception:  # unknown plugin variant, bad spec: no parameters, not a crash
-                params = {}
     return params
 
 

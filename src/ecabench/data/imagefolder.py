@@ -41,7 +41,7 @@ def _check_root(root: str | None) -> Path:
 
 def _read_folders(r: Path):
     """``ImageFolder``s of ``r/train`` and ``r/val``, checked to hold the same classes."""
-    from torchvision.datasets import ImageFolder
+    from torchvision.datasets import ImageFolder  # torchvision: only image-folder datasets need it
 
     try:
         train_ds = ImageFolder(str(r / "train"))
@@ -58,7 +58,7 @@ def _read_folders(r: Path):
 
 def _transforms(size: int):
     """(train, eval) transforms: random resized crop + flip for training, resize + centre crop to score."""
-    from torchvision import transforms as T
+    from torchvision import transforms as T  # torchvision: only image-folder datasets need it
 
     norm = T.Normalize(IMAGENET_MEAN, IMAGENET_STD)
     train_tf = T.Compose([T.RandomResizedCrop(size), T.RandomHorizontalFlip(), T.ToTensor(), norm])

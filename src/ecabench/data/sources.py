@@ -141,7 +141,7 @@ def _read_fashion_mnist_dir(directory: Path, files: dict[str, Path]) -> RawData:
 
 
 def _download_fashion_mnist(root: str | None) -> RawData:
-    from torchvision.datasets import FashionMNIST
+    from torchvision.datasets import FashionMNIST  # torchvision: downloads only (the Debian files need none)
 
     droot = Path(root if root is not None else DEFAULT_ROOT).expanduser()
     try:
@@ -195,8 +195,8 @@ def _load_fashion_mnist(root: str | None, download: bool) -> RawData:
 
 
 def _load_digits() -> RawData:
-    from sklearn.datasets import load_digits
-    from sklearn.model_selection import train_test_split
+    from sklearn.datasets import load_digits  # scikit-learn (~1 s to import): the digits dataset only
+    from sklearn.model_selection import train_test_split  # scikit-learn, as above
 
     d = load_digits()
     images = d.images.astype(np.float32) / 16.0  # pixels 0..16 -> 0..1
@@ -217,7 +217,7 @@ def _cifar_files(cls) -> list[tuple[str, str]]:
 
 def _cifar_file_problems(cls, folder: Path) -> list[str]:
     """What is wrong with the CIFAR files in ``folder``: one line per missing or altered file."""
-    from torchvision.datasets import cifar as tv_cifar
+    from torchvision.datasets import cifar as tv_cifar  # torchvision: CIFAR only
 
     problems = []
     for name, md5 in _cifar_files(cls):
@@ -254,7 +254,7 @@ def _without_md5(cls):
 
 
 def _cifar_class(name: str):
-    from torchvision.datasets import CIFAR10, CIFAR100
+    from torchvision.datasets import CIFAR10, CIFAR100  # torchvision: CIFAR only
 
     cls = CIFAR10 if name == "cifar10" else CIFAR100
     return _without_md5(cls) if os.environ.get(SKIP_CIFAR_MD5_ENV) == "1" else cls

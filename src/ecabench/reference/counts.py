@@ -11,9 +11,14 @@ from __future__ import annotations
 
 import json
 import os
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
+import torch
+
+from ecabench.measure import count_flops, count_params
+from ecabench.models import build_model
 from ecabench.reference import find_reference_csv, load_reference, reference_pairs
 from ecabench.util import atomic_write_json
 
@@ -25,8 +30,6 @@ __all__ = ["CACHE_NAME", "INPUT_SHAPE", "count_model", "suite_counts", "write_su
 
 def _versions() -> dict:
     """The versions the counts depend on: a cache written under other versions is recounted."""
-    from importlib.metadata import PackageNotFoundError, version
-
     out = {}
     for name in ("ecabench", "torch", "fvcore"):
         try:
@@ -37,16 +40,7 @@ def _versions() -> dict:
 
 
 def count_model(backbone: str, spec: str) -> dict:
-    """Params and FLOPs of ``backbone`` with ``spec`` for ImageNet (1000 classes, 3x224x224).
-
-    torch and the model zoo are imported here, not at module level, so reading this module's
-    constants stays cheap.
-    """
-    import torch
-
-    from ecabench.measure import count_flops, count_params
-    from ecabench.models import build_model
-
+    """Params and FLOPs of ``backbone`` with ``spec`` for ImageNet (1000 classes, 3x224x224)."""
     with torch.no_grad():
         model = build_model(backbone, spec, num_classes=1000, in_channels=3)
         p = count_params(model)

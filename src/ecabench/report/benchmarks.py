@@ -30,6 +30,8 @@ import re
 import sys
 from pathlib import Path
 
+import pandas as pd
+
 COPY = "copy"
 PASSES = {"fwd": 3, "fwdbwd": 7}
 COLUMNS = [
@@ -105,8 +107,6 @@ def _rows(data: dict) -> list[dict]:
 
 def frame(json_path: str | os.PathLike):
     """One row per benchmark (see the module docstring); times in seconds."""
-    import pandas as pd
-
     return pd.DataFrame(_rows(_load(json_path)), columns=COLUMNS)
 
 

@@ -13,6 +13,8 @@ import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
+from ecabench.util.hashing import to_jsonable
+
 
 def atomic_write(path: str | os.PathLike, write: Callable[[Path], None], *, suffix: str = ".tmp") -> Path:
     """Call ``write(tmp)`` on a temporary path beside ``path``, then move it into place.
@@ -44,6 +46,4 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
 
 def atomic_write_json(path: str | os.PathLike, obj: Any, *, sort_keys: bool = True) -> Path:
     """Indented JSON with a final newline; numpy/torch scalars, tuples, sets and paths are converted."""
-    from ecabench.util.hashing import to_jsonable
-
     return atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=sort_keys, default=to_jsonable) + "\n")
