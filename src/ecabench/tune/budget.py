@@ -12,12 +12,16 @@ server databases also get Optuna's heartbeat, and there the failed trial is queu
 """
 from __future__ import annotations
 
+import fcntl
 import os
 import socket
 import time
 import warnings
 from pathlib import Path
 from typing import Callable, Mapping
+
+import optuna
+from optuna.trial import TrialState
 
 from ecabench.plan.errors import TuneError
 from ecabench.util import is_int
@@ -36,8 +40,6 @@ class ClaimLock:
     def acquire(self) -> None:
         if self.path is None or self._fh is not None:
             return
-        import fcntl
-
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fh = open(self.path, "a")
         fcntl.flock(fh, fcntl.LOCK_EX)
@@ -46,8 +48,6 @@ class ClaimLock:
     def release(self) -> None:
         if self._fh is None:
             return
-        import fcntl
-
         fh, self._fh = self._fh, None
         try:
             fcntl.flock(fh, fcntl.LOCK_UN)
@@ -100,9 +100,6 @@ def _stale_trial_callback(storage):
 def fail_stale_trials(study) -> list[int]:
     """Fail RUNNING trials whose worker is gone: same host, process no longer alive (and, for RDB
     storages, Optuna's heartbeat). Returns the failed trial numbers."""
-    import optuna
-    from optuna.trial import TrialState
-
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         optuna.storages.fail_stale_trials(study)
@@ -130,8 +127,6 @@ def fail_stale_trials(study) -> list[int]:
 
 def count_trials(study) -> dict[str, int]:
     """Trials by state; ``surplus``: failed because the budget was already taken (not real failures)."""
-    from optuna.trial import TrialState
-
     names = {TrialState.COMPLETE: "complete", TrialState.PRUNED: "pruned", TrialState.RUNNING: "running",
              TrialState.FAIL: "fail"}
     counts = {"complete": 0, "pruned": 0, "running": 0, "fail": 0, "surplus": 0, "waiting": 0}
@@ -143,8 +138,6 @@ def count_trials(study) -> dict[str, int]:
 
 def holds_slot(study, number: int, budget: int) -> bool:
     """Whether trial ``number`` may run: fewer than ``budget`` live trials precede it."""
-    from optuna.trial import TrialState
-
     live = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)
     ahead = sum(1 for t in study.get_trials(deepcopy=False)
                 if t.number < number and not t.user_attrs.get(SURPLUS_ATTR) and t.state in live)

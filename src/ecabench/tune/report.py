@@ -29,7 +29,12 @@ import matplotlib
 
 matplotlib.use("Agg")  # before pyplot (Optuna's matplotlib plots import it)
 import matplotlib.pyplot as plt  # noqa: E402
+import optuna  # noqa: E402  (its matplotlib plots need the backend set above)
+from optuna.trial import TrialState  # noqa: E402
+from optuna.visualization import matplotlib as ovm  # noqa: E402
 
+from ecabench.tune.objective import k_per_stage, run_config_for  # noqa: E402
+from ecabench.tune.study import open_study  # noqa: E402
 from ecabench.util import atomic_write, atomic_write_text  # noqa: E402
 
 PLOTS = ("history", "importances", "contour")
@@ -87,16 +92,12 @@ def _draw(make, path: Path, what: str) -> str | None:
 
 
 def _history(study, complete: list, search: Mapping, path: Path) -> str | None:
-    from optuna.visualization import matplotlib as ovm
-
     if not complete:
         return "no finished trial yet"
     return _draw(lambda: ovm.plot_optimization_history(study, target_name=TARGET), path, "drawn")
 
 
 def _importances(study, complete: list, search: Mapping, path: Path) -> str | None:
-    from optuna.visualization import matplotlib as ovm
-
     if len(complete) < 2:
         return f"needs at least 2 finished trials ({len(complete)} so far)"
     if not [k for k in search if len({repr(t.params.get(k)) for t in complete}) > 1]:
@@ -105,8 +106,6 @@ def _importances(study, complete: list, search: Mapping, path: Path) -> str | No
 
 
 def _contour(study, complete: list, search: Mapping, path: Path) -> str | None:
-    from optuna.visualization import matplotlib as ovm
-
     params = _contour_params(search)
     if params is None:
         return "only one parameter is searched: no contour"
@@ -118,9 +117,6 @@ def _contour(study, complete: list, search: Mapping, path: Path) -> str | None:
 
 def _plot_variant(study, label: str, search: Mapping, paths: Mapping[str, Path]) -> dict[str, str | None]:
     """Draw the three plots; returns ``{plot: None | reason it is a placeholder}``."""
-    import optuna
-    from optuna.trial import TrialState
-
     complete = list(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # ExperimentalWarning, too-few-trials warnings: handled below
@@ -161,8 +157,6 @@ def _param_text(params: Mapping) -> str:
 def _best_k(best: Mapping, task: Mapping | None) -> Any:
     if best.get("k_per_stage") is not None or task is None:
         return best.get("k_per_stage")
-    from ecabench.tune.objective import k_per_stage, run_config_for
-
     try:
         return k_per_stage(run_config_for(task, best.get("params") or {}))
     except Exception:  # noqa: BLE001
@@ -184,8 +178,6 @@ def _table_html(header: list[str], rows: list[list[str]]) -> str:
 
 def _plots(summary: Mapping, paths: dict, config: Mapping | None) -> dict[str, dict]:
     """Every variant's plots, drawn from its study; placeholders saying why where it cannot be read."""
-    from ecabench.tune.study import open_study
-
     tasks = summary.get("tasks") or {}
     notes: dict[str, dict] = {}
     for label, v in summary["variants"].items():

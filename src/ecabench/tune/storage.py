@@ -12,6 +12,9 @@ import warnings
 from pathlib import Path
 from typing import Mapping
 
+import optuna
+from optuna.storages.journal import JournalFileBackend, JournalStorage
+
 from ecabench.plan.storage import mask_url
 from ecabench.tune.budget import WORKER_ATTR
 
@@ -28,8 +31,6 @@ class RetryStaleTrial:
     stamps it. (``RetryHeartbeatStaleTrialCallback`` in new Optuna, ``RetryFailedTrialCallback`` before.)"""
 
     def __init__(self, max_retry: int):
-        import optuna
-
         cls = getattr(optuna.storages, "RetryHeartbeatStaleTrialCallback", None) \
             or optuna.storages.RetryFailedTrialCallback
         with warnings.catch_warnings():
@@ -43,8 +44,6 @@ class RetryStaleTrial:
 
 
 def _rdb_storage(url: str, **engine_kwargs):
-    import optuna
-
     params = inspect.signature(optuna.storages.RDBStorage.__init__).parameters
     key = "heartbeat_stale_trial_callback" if "heartbeat_stale_trial_callback" in params else "failed_trial_callback"
     with warnings.catch_warnings():
@@ -56,8 +55,6 @@ def _rdb_storage(url: str, **engine_kwargs):
 def open_storage(storage: Mapping):
     """The Optuna storage object for a description from :func:`ecabench.plan.storage.resolve_storage`."""
     if storage["kind"] == "journal":
-        from optuna.storages.journal import JournalFileBackend, JournalStorage
-
         Path(storage["path"]).parent.mkdir(parents=True, exist_ok=True)
         return JournalStorage(JournalFileBackend(str(storage["path"])))
     if storage["kind"] == "sqlite":

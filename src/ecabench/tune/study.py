@@ -4,14 +4,14 @@ from __future__ import annotations
 import warnings
 from typing import Mapping
 
+import optuna
+
 from ecabench.tune.storage import open_storage, real_storage
 
 
 def make_sampler(options: Mapping, *, worker: int = 0):
     """The study's TPE sampler; worker ``w`` uses seed ``seed + w`` (identical seeds would make
     parallel workers propose identical start-up trials)."""
-    import optuna
-
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         return optuna.samplers.TPESampler(
@@ -21,8 +21,6 @@ def make_sampler(options: Mapping, *, worker: int = 0):
 
 
 def make_pruner(options: Mapping | None):
-    import optuna
-
     if options is None:
         return optuna.pruners.NopPruner()
     return optuna.pruners.MedianPruner(
@@ -32,8 +30,6 @@ def make_pruner(options: Mapping | None):
 
 def open_study(task: Mapping, *, worker: int = 0, config: Mapping | None = None, load_only: bool = False):
     """Create (or load) the variant's Optuna study in its storage."""
-    import optuna
-
     storage = open_storage(real_storage(task["storage"], config))
     sampler, pruner = make_sampler(task["sampler"], worker=worker), make_pruner(task["pruner"])
     if load_only:
