@@ -323,7 +323,7 @@ def test_one_measure_job_per_backbone_and_input_holds_every_architecture(tmp_pat
 def test_a_variant_that_cannot_be_measured_is_recorded_not_raised(tmp_path):
     from torch import nn
 
-    from ecabench.measurement import measure_group_safely as measure_safely
+    from ecabench.measure.group import measure_group_safely as measure_safely
     from ecabench.plan import measure_job_config
     from ecabench.registry import ATTENTION, register_attention
 

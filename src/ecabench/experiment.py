@@ -30,7 +30,7 @@ def _now() -> str:
 
 def _build(config: dict, num_classes: int) -> torch.nn.Module:
     """The run's model, initialised with common random numbers (the same backbone draw for every
-    variant of a seed: :mod:`ecabench.init`)."""
+    variant of a seed: :mod:`ecabench.seeded_init`)."""
     return build_model(config["backbone"], config["attention"], num_classes=num_classes,
                        in_channels=config["dataset"]["in_channels"], seed=config["seed"], **config["model"])
 

@@ -18,8 +18,8 @@ import torch
 from torch import nn
 
 from ecabench.attention.base import ChannelsError
-from ecabench.init import build_seeded
 from ecabench.registry import BACKBONES, iter_attention_modules
+from ecabench.seeded_init import build_seeded
 from ecabench.specs import SpecError, VariantSpec, parse_spec, resolve_stage_params
 
 STAGE_ATTR = "ecabench_stage"
@@ -89,7 +89,7 @@ def build_model(backbone: str, attention: str | dict | VariantSpec = "none", *, 
     """Instantiate ``backbone`` with ``attention`` in every block (after the block's last BN, before
     the residual addition: :mod:`ecabench.backbones`).
 
-    ``seed``: initialise with common random numbers (:mod:`ecabench.init`): the backbone's tensors
+    ``seed``: initialise with common random numbers (:mod:`ecabench.seeded_init`): the backbone's tensors
     are the same for every attention variant built with that seed. Without it, the weights come
     from torch's global random state, as any ``nn.Module`` constructor's do.
     """

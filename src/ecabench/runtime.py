@@ -65,7 +65,7 @@ def cores_per_thread(cores: int | None) -> int:
 
 
 def measure_options(config: Mapping) -> dict:
-    """Keyword arguments for the measure job (:func:`ecabench.measurement.measure_group`) from the
+    """Keyword arguments for the measure job (:func:`ecabench.measure.group.measure_group`) from the
     config's ``measure`` section; the device defaults to the training device."""
     opts = {k: v for k, v in (config.get("measure") or {}).items() if k in MEASURE_KEYS}
     opts.setdefault("device", config.get("device", "auto"))

@@ -1,4 +1,8 @@
-"""Measurements: parameters, FLOPs, throughput (one model, or several in alternating rounds), environment."""
+"""Measurements: parameters, FLOPs, throughput (one model, or several in alternating rounds), environment.
+
+The measure job of the workflow (every architecture of one backbone and input) is
+:func:`ecabench.measure.group.measure_group`.
+"""
 from ecabench.measure.environment import environment
 from ecabench.measure.flops import count_flops
 from ecabench.measure.interleaved import measure_interleaved

@@ -17,8 +17,10 @@ from typing import Any
 
 import torch
 
-from ecabench.measure import count_flops, count_params, environment
+from ecabench.measure.environment import environment
+from ecabench.measure.flops import count_flops
 from ecabench.measure.interleaved import measure_interleaved
+from ecabench.measure.params import count_params
 from ecabench.models import build_model, describe, resolved_by_stage
 from ecabench.util import atomic_write_json
 
