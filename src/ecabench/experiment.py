@@ -16,7 +16,7 @@ from typing import Any
 import torch
 
 from ecabench import data as data_mod
-from ecabench.measure import count_flops, count_params, environment, measure_throughput
+from ecabench.measure import count_model, environment, measure_throughput
 from ecabench.models import build_model, describe, resolved_by_stage
 from ecabench.records import SCHEMA_VERSION, check_writable, write_record
 from ecabench.runconfig import TrainConfig, input_shape, run_id
@@ -63,11 +63,6 @@ def _scores(model, bundle, recipe: TrainConfig, dev, epochs: list[dict]) -> dict
     return out
 
 
-def _counts(model, config: dict) -> dict:
-    flops = count_flops(model, input_shape(config))
-    return {**count_params(model), "macs": flops["macs"], "elementwise_flops": flops["elementwise_flops"]}
-
-
 def _own_throughput(model, config: dict, dev, throughput: bool | dict) -> tuple[dict, dict]:
     """This model's own absolute images/s (comparisons between variants come from the measure jobs)."""
     options = throughput if isinstance(throughput, dict) else {}
@@ -112,7 +107,7 @@ def run_experiment(config: dict, *, out_dir: str | Path = "results/runs", device
             metrics.update(_scores(model, bundle, recipe, dev, result.epochs))
             timings["eval_time_s"] = time.perf_counter() - t0
         model = model.to("cpu").float()
-        metrics.update(_counts(model, config))
+        metrics.update(count_model(model, input_shape(config)))
         if throughput and result.status == "ok":
             t0 = time.perf_counter()
             measurement, speed = _own_throughput(model, config, dev, throughput)
