@@ -26,7 +26,8 @@ def _one(args: tuple) -> dict:
     import torch
 
     torch.set_num_threads(1)
-    from ecabench.experiment import make_run_config, run_experiment
+    from ecabench.experiment import run_experiment
+    from ecabench.runconfig import make_run_config
 
     cfg = make_run_config(backbone=recipe["backbone"], attention=spec, dataset=recipe["dataset"],
                           dataset_options={"subset": recipe["subset"], "val_size": recipe["val_size"]},

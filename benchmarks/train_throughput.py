@@ -27,7 +27,8 @@ import torch
 from torch import nn
 
 from ecabench.data import load_dataset
-from ecabench.train import TrainConfig, resolve_device, seed_everything, train
+from ecabench.runconfig import TrainConfig
+from ecabench.train import resolve_device, seed_everything, train
 
 
 def build(num_classes: int, in_channels: int) -> nn.Module:

@@ -129,7 +129,7 @@ def test_mobilenet_v2_bad_width_mult_is_refused(bad):
 
 
 def test_width_mult_is_a_model_option_of_mobilenet_v2_only():
-    from ecabench.experiment import make_run_config
+    from ecabench.runconfig import make_run_config
 
     cfg = make_run_config(backbone="mobilenet_v2", attention="eca", dataset="digits", model={"width_mult": 0.5})
     assert cfg["model"]["width_mult"] == 0.5

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import ast
+import os
 import shutil
 import subprocess
 import sys
@@ -44,7 +45,11 @@ def test_ruff_is_clean():
 @pytest.mark.parametrize("layer, forbidden", [
     ("aggregate", ("ecabench.report", "ecabench.tune")),
     ("report", ("ecabench.tune", "ecabench.models", "ecabench.plan.build", "ecabench.plan.groups", "optuna")),
-    ("plan", ("ecabench.aggregate", "ecabench.report", "ecabench.tune")),
+    # planning trains nothing, reads no data and measures nothing (a run's config: ecabench.runconfig)
+    ("plan", ("ecabench.aggregate", "ecabench.report", "ecabench.tune", "ecabench.experiment", "ecabench.train",
+              "ecabench.data", "ecabench.measure")),
+    ("runconfig", ("ecabench.experiment", "ecabench.train", "ecabench.measure", "ecabench.data.load",
+                   "ecabench.data.loaders", "ecabench.data.sources", "ecabench.data.imagefolder")),
 ])
 def test_data_flows_one_way(layer, forbidden):
     """config -> plan -> model -> train/measure -> records -> tidy table -> report: nothing reaches back.
@@ -55,6 +60,26 @@ def test_data_flows_one_way(layer, forbidden):
     for path in paths:
         for node in ast.walk(ast.parse(path.read_text())):
             names = ([a.name for a in node.names] if isinstance(node, ast.Import)
-                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+                     else [node.module or "", *(f"{node.module}.{a.name}" for a in node.names)]
+                     if isinstance(node, ast.ImportFrom) else [])
             bad += [f"{path.relative_to(SRC)}: {n}" for n in names if n.startswith(forbidden)]
     assert not bad, bad
+
+
+def test_planning_loads_no_training_data_or_measuring_code():
+    """Building a plan (which describes every architecture on the meta device) in a fresh interpreter
+    never imports the experiment, training, measuring or data-reading modules."""
+    script = """
+import sys, yaml
+from ecabench.plan import build_plan
+build_plan(yaml.safe_load(open("config/config.yaml")), workdir=".", basedir=".")
+print(" ".join(sorted(m for m in sys.modules if m.startswith("ecabench."))))
+"""
+    done = subprocess.run([sys.executable, "-c", script], cwd=SRC.parents[1], capture_output=True, text=True,
+                          timeout=300, env={**os.environ, "PYTHONPATH": str(SRC.parent)})
+    assert done.returncode == 0, done.stderr[-4000:]
+    loaded = done.stdout.split()
+    assert "ecabench.runconfig" in loaded and "ecabench.models" in loaded
+    forbidden = ("ecabench.experiment", "ecabench.train", "ecabench.measure", "ecabench.data.load",
+                 "ecabench.data.loaders", "ecabench.data.sources", "ecabench.data.imagefolder")
+    assert not [m for m in loaded if m.startswith(forbidden)]

@@ -7,12 +7,13 @@ import hashlib
 import pytest
 import torch
 
-from ecabench import experiment
+from ecabench import experiment, runconfig
 from ecabench.backbones import attention_module_ids
 from ecabench.data import load_dataset
-from ecabench.experiment import make_run_config, run_experiment
+from ecabench.experiment import run_experiment
 from ecabench.models import build_model
-from ecabench.train import TrainConfig, train
+from ecabench.runconfig import TrainConfig, make_run_config
+from ecabench.train import train
 
 VARIANTS = ["none", "eca", "se", "cbam", "eca(k=5)"]
 
@@ -121,7 +122,7 @@ def test_runs_of_one_seed_start_from_the_same_backbone_and_see_the_same_splits(t
         config = make_run_config(backbone="resnet20", attention=spec, dataset="digits",
                                  dataset_options={"val_size": 0.1, "subset": 200},
                                  train={"epochs": 1, "batch_size": 64, "num_threads": 1}, seed=2)
-        assert config["init"] == experiment.INIT_PROTOCOL  # part of the run id
+        assert config["init"] == runconfig.INIT_PROTOCOL  # part of the run id
         run_experiment(config, out_dir=tmp_path, device="cpu", progress=False)
     assert splits["none"] == splits["se"]
     assert starts["none"].keys() == starts["se"].keys()

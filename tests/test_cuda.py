@@ -10,7 +10,8 @@ from ecabench.data import load_dataset
 from ecabench.measure import measure_interleaved
 from ecabench.models import build_model
 from ecabench.registry import ATTENTION
-from ecabench.train import TrainConfig, train
+from ecabench.runconfig import TrainConfig
+from ecabench.train import train
 
 pytestmark = [pytest.mark.cuda,
               pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")]

@@ -4,9 +4,9 @@ import torch
 from torch import nn
 
 from ecabench.attention.eca import ECA
-from ecabench.experiment import make_run_config
 from ecabench.models import describe
 from ecabench.registry import ATTENTION
+from ecabench.runconfig import make_run_config
 from ecabench.specs import SpecError
 
 

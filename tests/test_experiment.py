@@ -7,8 +7,9 @@ import pytest
 from ecabench import data as data_mod
 from ecabench import experiment
 from ecabench.cli import main
-from ecabench.experiment import make_run_config, run_experiment
-from ecabench.records import RecordError, read_record, run_id, validate
+from ecabench.experiment import run_experiment
+from ecabench.records import RecordError, read_record, validate
+from ecabench.runconfig import make_run_config, run_id
 
 TINY = dict(backbone="resnet20", attention="eca(k=3)", dataset="digits",
             dataset_options={"val_size": 0.1},
@@ -126,7 +127,8 @@ def test_final_validation_is_the_last_epochs_and_eval_batch_size_does_not_matter
 
     from ecabench.data import load_dataset
     from ecabench.models import build_model
-    from ecabench.train import TrainConfig, evaluate, train
+    from ecabench.runconfig import TrainConfig
+    from ecabench.train import evaluate, train
 
     config = tiny_config()
     record = run_experiment(config, out_dir=tmp_path, device="cpu", progress=False)

@@ -349,6 +349,51 @@ def test_measure_device_auto_is_the_cpu_here():
     assert r["device"] == ("cuda" if torch.cuda.is_available() else "cpu")
 
 
+def test_measure_job_with_device_auto_measures_where_training_runs(tmp_path):
+    """A workflow config's ``measure: {device: auto}`` reaches the measure job as it is written (the
+    config schema accepts it) and the job resolves it as training does: the result records that device."""
+    import json
+
+    from ecabench.measure.group import measure_group
+    from ecabench.plan import load_config, measure_job_config
+    from ecabench.plan.measurements import add_references, measurement_group
+    from ecabench.runconfig import make_run_config
+    from ecabench.runtime import measure_options
+    from ecabench.specs import parse_spec
+
+    config = load_config({"studies": ["attention_zoo"], "datasets": ["digits"], "backbones": ["resnet20"], "seeds": [0],
+                          "measure": {"device": "auto", "batch_size": 2, "modes": ["inference"], "warmup": 0,
+                                      "rounds": 3, "min_time_s": 0.001}})
+    run = make_run_config(backbone="resnet20", attention="eca", dataset="digits")
+    jobs: dict = {}
+    job = measurement_group(jobs, run)
+    job["architectures"]["eca"] = {"spec": "eca", "attention": parse_spec("eca").to_dict()}
+    add_references(jobs)
+    out = tmp_path / "measure.json"
+    result = measure_group(measure_job_config(job), out_path=out, num_threads=1, **measure_options(config))
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert result["status"] == "ok", result["error"]
+    assert json.loads(out.read_text())["setup"]["device"].split(":")[0] == expected
+
+
+def test_measure_device_is_checked_when_the_config_is_read():
+    from ecabench.plan import PlanError, load_config
+
+    with pytest.raises(PlanError, match=r"measure\.device.*'tpu'|'tpu'.*measure"):
+        load_config({"studies": ["attention_zoo"], "datasets": ["digits"], "backbones": ["resnet20"], "seeds": [0],
+                     "measure": {"device": "tpu"}})
+
+
+def test_the_config_names_the_measure_jobs_options():
+    """One list of measure option names: the config's ``measure`` keys are the job's timing options and
+    its device (the timing seed is fixed by the job)."""
+    from ecabench.measure.group import TIMING_OPTIONS
+    from ecabench.schemas import schema
+
+    keys = set(schema("config")["properties"]["measure"]["properties"])
+    assert keys == {"device", *TIMING_OPTIONS} - {"seed"}
+
+
 @pytest.mark.cuda
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 @pytest.mark.parametrize("dtype, channels_last", [("float32", False), ("bfloat16", True)])

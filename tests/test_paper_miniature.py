@@ -10,7 +10,7 @@ torch.compile of the paper's backbones does not fit a CPU test: one ResNet-18 (3
 to compile and time for inference and train on the 2-core box this was written on (under load), and the
 miniature's six measure jobs hold 36 architectures, i.e. 72 compiles. So the workflow run here measures
 eager (inference and train, as paper.yaml's modes), and the compile path of the measure job
-(``ecabench.measurement.measure_group`` with paper.yaml's measure options, eager and compile) runs in
+(``ecabench.measure.group.measure_group`` with paper.yaml's measure options, eager and compile) runs in
 ``test_paper_miniature_measure_job_compiles_a_small_model`` on a ResNet-20 at 8 px instead.
 
 Measured on the 2-core box this was written on, shared with other jobs: the workflow (47 jobs, 36
@@ -100,7 +100,7 @@ def test_paper_miniature_measure_job_compiles_a_small_model(tmp_path):
     """The measure job's code with paper.yaml's measure options (eager and compile, inference and train)
     on a small model: ResNet-20 at 3x8x8, the plain reference only (see the module docstring for why
     not the paper's backbones; tests/test_measure.py compiles ECA beside it)."""
-    from ecabench.measurement import measure_group
+    from ecabench.measure.group import measure_group
     from ecabench.plan import build_plan, measure_job_config
     from ecabench.runtime import measure_options
 

@@ -6,8 +6,8 @@ import torch
 
 from ecabench.attention import ECA, ECANS, SEGC, SEVar1, SEVar2, SEVar3
 from ecabench.cli import main
-from ecabench.experiment import make_run_config
 from ecabench.models import build_model, describe, stage_values
+from ecabench.runconfig import make_run_config
 from ecabench.specs import SpecError, parse_spec
 
 RESNET50_CHANNELS = [256] * 3 + [512] * 4 + [1024] * 6 + [2048] * 3

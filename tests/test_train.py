@@ -9,8 +9,8 @@ import torch
 from torch import nn
 
 from ecabench.data import load_dataset
+from ecabench.runconfig import TrainConfig
 from ecabench.train import (
-    TrainConfig,
     TrainResult,
     build_optimizer,
     evaluate,

@@ -20,7 +20,7 @@ import yaml
 
 from ecabench.attention.eca import adaptive_kernel_size
 from ecabench.plan import PlanError, build_plan, plan_json
-from ecabench.records import run_id
+from ecabench.runconfig import run_id
 from ecabench.runtime import dataset_runtime
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -323,7 +323,7 @@ def test_one_measure_job_per_backbone_and_input_holds_every_architecture(tmp_pat
 def test_a_variant_that_cannot_be_measured_is_recorded_not_raised(tmp_path):
     from torch import nn
 
-    from ecabench.measurement import measure_group_safely as measure_safely
+    from ecabench.measure.group import measure_group_safely as measure_safely
     from ecabench.plan import measure_job_config
     from ecabench.registry import ATTENTION, register_attention
 
@@ -553,7 +553,7 @@ def test_end_to_end_tiny_sweep(tiny_workflow):
 def test_imagefolder_root_is_part_of_the_run_identity(tmp_path):
     """Two ImageNet-layout folders (e.g. Imagenette and ImageWoof) with the same options are different
     runs, each job finds its own folder, and the class count comes from the folder."""
-    from ecabench.experiment import make_run_config
+    from ecabench.runconfig import make_run_config
 
     for name, classes in (("nette", ("n01", "n02", "n03")), ("woof", ("w01", "w02"))):
         for c in classes:

@@ -99,7 +99,8 @@ def _parse_input(text: str) -> tuple[int, int, int]:
 
 
 def cmd_run(args) -> int:
-    from ecabench.experiment import make_run_config, run_experiment
+    from ecabench.experiment import run_experiment
+    from ecabench.runconfig import make_run_config
 
     _discover(args)
     train = {k: v for k, v in {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr,

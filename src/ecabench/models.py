@@ -9,8 +9,6 @@ models (e.g. ``eca`` and ``eca(k=3)`` on ResNet-20) are recognised as one.
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
 from collections import OrderedDict
 from typing import Any, Callable, Iterator
 
@@ -18,9 +16,10 @@ import torch
 from torch import nn
 
 from ecabench.attention.base import ChannelsError
-from ecabench.init import build_seeded
 from ecabench.registry import BACKBONES, iter_attention_modules
+from ecabench.seeded_init import build_seeded
 from ecabench.specs import SpecError, VariantSpec, parse_spec, resolve_stage_params
+from ecabench.util import short_hash
 
 STAGE_ATTR = "ecabench_stage"
 
@@ -86,7 +85,7 @@ def build_model(backbone: str, attention: str | dict | VariantSpec = "none", *, 
     """Instantiate ``backbone`` with ``attention`` in every block (after the block's last BN, before
     the residual addition: :mod:`ecabench.backbones`).
 
-    ``seed``: initialise with common random numbers (:mod:`ecabench.init`): the backbone's tensors
+    ``seed``: initialise with common random numbers (:mod:`ecabench.seeded_init`): the backbone's tensors
     are the same for every attention variant built with that seed. Without it, the weights come
     from torch's global random state, as any ``nn.Module`` constructor's do.
     """
@@ -174,7 +173,7 @@ def describe(backbone: str, attention: str | dict | VariantSpec = "none", *, num
         "params_attention": params_attention,
         "stages": list(stages.values()),
         "modules": modules,
-        "architecture_id": _hash(signature),
+        "architecture_id": short_hash(signature),
     }
 
 
@@ -199,7 +198,3 @@ def stage_values(description: dict, key: str) -> list:
         values = [r[key] for r in stage["resolved"] if key in r]
         out.append(values[0] if len(values) == 1 else values)
     return out
-
-
-def _hash(obj: Any) -> str:
-    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]

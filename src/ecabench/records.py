@@ -1,4 +1,5 @@
-"""Run records: stable run ids, schema validation and atomic JSON writes.
+"""Run records: schema validation and atomic JSON writes (a record is named by its run id,
+:func:`ecabench.runconfig.run_id`).
 
 A record is written whole or not at all (temp file in the same folder, then ``os.replace``), so a
 crashed or concurrent run never leaves a half-written file for the aggregation to trip over. Every
@@ -17,7 +18,7 @@ from typing import Any
 
 import jsonschema
 
-from ecabench.util import atomic_write_text, short_hash
+from ecabench.util import atomic_write_text
 from ecabench.util.hashing import to_jsonable
 
 SCHEMA_VERSION = 1
@@ -25,11 +26,6 @@ SCHEMA_VERSION = 1
 
 class RecordError(ValueError):
     """A record that does not match the schema, or a folder it cannot be written to."""
-
-
-def run_id(config: dict) -> str:
-    """Stable id of a normalised configuration: the same config always names the same run."""
-    return short_hash(config)
 
 
 @lru_cache(maxsize=1)

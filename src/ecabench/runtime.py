@@ -13,9 +13,6 @@ from typing import Iterator, Mapping
 
 from ecabench.plan.config import dataset_entries
 
-MEASURE_KEYS = ("device", "batch_size", "dtype", "channels_last", "implementations", "modes", "warmup", "rounds",
-                "min_time_s")
-
 
 def dataset_runtime(config: Mapping, run_config: Mapping) -> dict:
     """``data_root``/``download`` for a run: how it is executed, not what it is (not in its id).
@@ -65,11 +62,10 @@ def cores_per_thread(cores: int | None) -> int:
 
 
 def measure_options(config: Mapping) -> dict:
-    """Keyword arguments for the measure job (:func:`ecabench.measurement.measure_group`) from the
-    config's ``measure`` section; the device defaults to the training device."""
-    opts = {k: v for k, v in (config.get("measure") or {}).items() if k in MEASURE_KEYS}
-    opts.setdefault("device", config.get("device", "auto"))
-    return opts
+    """Keyword arguments for the measure job (:func:`ecabench.measure.group.measure_group`): the config's
+    ``measure`` section (its keys are checked by the config schema, and again by the job against
+    :data:`ecabench.measure.group.TIMING_OPTIONS`); the device defaults to the training device."""
+    return {"device": config.get("device", "auto"), **(config.get("measure") or {})}
 
 
 def run_runtime(run_config: Mapping, config: Mapping | None) -> dict:
@@ -122,5 +118,5 @@ def job(smk) -> Iterator[None]:
         yield
 
 
-__all__ = ["MEASURE_KEYS", "cores_per_thread", "dataset_runtime", "job", "logged", "measure_options", "run_runtime",
+__all__ = ["cores_per_thread", "dataset_runtime", "job", "logged", "measure_options", "run_runtime",
            "torch_threads", "usable_cpus"]

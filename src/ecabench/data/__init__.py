@@ -24,32 +24,38 @@ Modules, in the order data flows through them:
 
 The settings :data:`DEFAULT_ROOT` and :data:`FASHION_MNIST_SYSTEM_DIRS` are read from
 :mod:`ecabench.data.sources` when a dataset is loaded: change them there.
+Importing the package is light (the catalog's facts and the size checks need neither torch nor the
+files): each name below is loaded from its module on first use (PEP 562), so the planner can read
+:mod:`.catalog` and :mod:`.splits` without loading the readers and loaders.
 """
+from __future__ import annotations
 
-from ecabench.data.bundle import DataBundle, FolderSplit, Split, TensorSplit
-from ecabench.data.catalog import DATASETS, DatasetError, dataset_info
-from ecabench.data.imagefolder import imagefolder_num_classes
-from ecabench.data.load import load_dataset
-from ecabench.data.loaders import FolderLoader, TensorLoader, epoch_seed, make_loader, random_crop_flip
-from ecabench.data.sources import DEFAULT_ROOT, FASHION_MNIST_SYSTEM_DIRS
-from ecabench.data.splits import check_split_sizes
+import importlib
 
-__all__ = [
-    "DATASETS",
-    "DEFAULT_ROOT",
-    "FASHION_MNIST_SYSTEM_DIRS",
-    "DataBundle",
-    "DatasetError",
-    "FolderLoader",
-    "FolderSplit",
-    "Split",
-    "TensorLoader",
-    "TensorSplit",
-    "check_split_sizes",
-    "dataset_info",
-    "epoch_seed",
-    "imagefolder_num_classes",
-    "load_dataset",
-    "make_loader",
-    "random_crop_flip",
-]
+_EXPORTS = {
+    "bundle": ("DataBundle", "FolderSplit", "Split", "TensorSplit"),
+    "catalog": ("DATASETS", "DatasetError", "dataset_info", "imagefolder_num_classes"),
+    "load": ("load_dataset",),
+    "loaders": ("FolderLoader", "TensorLoader", "epoch_seed", "make_loader", "random_crop_flip"),
+    "sources": ("DEFAULT_ROOT", "FASHION_MNIST_SYSTEM_DIRS"),
+    "splits": ("check_split_sizes",),
+}
+_MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
+
+__all__ = sorted(_MODULE_OF)
+
+
+_MODULES = ("bundle", "catalog", "imagefolder", "load", "loaders", "sources", "splits")
+
+
+def __getattr__(name: str):
+    if name in _MODULES:  # ``ecabench.data.sources`` before anything imported it
+        return importlib.import_module(f"{__name__}.{name}")
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

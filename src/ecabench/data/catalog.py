@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import difflib
 import math
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 
 class DatasetError(ValueError):
@@ -88,3 +90,12 @@ def dataset_info(name: str) -> dict:
     meta = META[key]
     return {"name": key, "num_classes": meta.num_classes, "in_channels": meta.in_channels,
             "image_size": meta.image_size, "n_train": meta.n_train, "n_test": meta.n_test}
+
+
+def imagefolder_num_classes(root: str | os.PathLike) -> int | None:
+    """Classes of an ImageNet-layout folder (sub-folders of ``root/train``, as ImageFolder finds them),
+    or None when the folder is not there (yet): planning does not need the data."""
+    train = Path(root).expanduser() / "train"
+    if not train.is_dir():
+        return None
+    return sum(1 for e in os.scandir(train) if e.is_dir()) or None

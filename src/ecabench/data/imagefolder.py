@@ -18,15 +18,6 @@ from ecabench.data.catalog import IMAGENET_MEAN, IMAGENET_STD, DatasetError
 from ecabench.data.splits import carve, val_count
 
 
-def imagefolder_num_classes(root: str | os.PathLike) -> int | None:
-    """Classes of an ImageNet-layout folder (sub-folders of ``root/train``, as ImageFolder finds them),
-    or None when the folder is not there (yet): planning does not need the data."""
-    train = Path(root).expanduser() / "train"
-    if not train.is_dir():
-        return None
-    return sum(1 for e in os.scandir(train) if e.is_dir()) or None
-
-
 def _check_root(root: str | None) -> Path:
     if root is None:
         raise DatasetError("imagefolder needs `root`: a folder with train/<class>/* and val/<class>/* "

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from torch import nn
 
+from ecabench.measure.flops import count_flops
 from ecabench.registry import iter_attention_modules
 
 
@@ -32,3 +33,10 @@ def count_params(model: nn.Module) -> dict:
         "params_trainable": int(sum(p.numel() for p in params if p.requires_grad)),
         "params_attention": int(sum(attention.values())),
     }
+
+
+def count_model(model: nn.Module, input_shape: tuple[int, int, int]) -> dict:
+    """What a run record and a measure job report of a model: :func:`count_params`' three counts, and
+    ``macs`` and ``elementwise_flops`` (:func:`ecabench.measure.count_flops`) for one image of ``input_shape``."""
+    flops = count_flops(model, input_shape)
+    return {**count_params(model), "macs": flops["macs"], "elementwise_flops": flops["elementwise_flops"]}

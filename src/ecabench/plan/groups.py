@@ -14,6 +14,7 @@ from typing import Any
 from ecabench.plan.config import backbone_label, dataset_identity_options, model_options, recipe
 from ecabench.plan.errors import PlanError
 from ecabench.plan.studies import parse_baseline, precision_cap
+from ecabench.runconfig import make_run_config
 from ecabench.util import canonical_json
 
 
@@ -41,8 +42,6 @@ class BaseConfigs:
         self._cache: dict = {}
 
     def get(self, ds: dict, backbone: str, train: dict, model: dict, where: str) -> dict:
-        from ecabench.experiment import make_run_config
-
         key = (ds["index"], backbone, canonical(train), canonical(model))
         if key not in self._cache:
             try:

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 from typing import Mapping
 
+from ecabench.runconfig import input_shape, run_id
+
 REFERENCE_SPEC = "none"
 
 
 def measurement_group(measurements: dict, run_config: Mapping) -> dict:
     """The measure job of a run's (backbone, model options, input): found or added to ``measurements``."""
-    from ecabench.experiment import input_shape
-    from ecabench.records import run_id
-
     ds = run_config["dataset"]
     dataset = {k: ds[k] for k in ("name", "num_classes", "in_channels", "image_size") if k in ds}
     shape = list(input_shape(run_config))

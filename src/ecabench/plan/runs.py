@@ -12,6 +12,7 @@ from ecabench.plan.config import backbone_label, dataset_identity_options
 from ecabench.plan.errors import PlanError
 from ecabench.plan.measurements import measurement_group
 from ecabench.plan.studies import parse_baseline
+from ecabench.runconfig import make_run_config, run_id
 
 
 def _complexity(spec) -> tuple:
@@ -39,8 +40,6 @@ class RunConfigs:
 
     @staticmethod
     def _full(group: dict, spec, seed: int) -> dict:
-        from ecabench.experiment import make_run_config
-
         ds, base = group["dataset"], group["base"]
         try:
             return make_run_config(backbone=base["backbone"], attention=spec, dataset=ds["name"],
@@ -52,8 +51,6 @@ class RunConfigs:
 
 def plan_runs(groups: dict) -> tuple[dict, dict, dict]:
     """(runs by id, measure jobs by id, group key -> [(seed, run id)])."""
-    from ecabench.records import run_id
-
     runs: dict = {}
     measurements: dict = {}
     group_runs: dict = {}

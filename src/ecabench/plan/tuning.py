@@ -16,6 +16,7 @@ from ecabench.plan.errors import TuneError
 from ecabench.plan.search import extremes, parse_distribution
 from ecabench.plan.storage import mask_url, resolve_storage
 from ecabench.plan.studies import read_study_file, shown_path
+from ecabench.runconfig import TrainConfig, make_run_config
 from ecabench.schemas import show, validate
 from ecabench.util import short_hash
 
@@ -67,8 +68,6 @@ def _run_kwargs(raw: Mapping, config: Mapping, where: str) -> dict:
 
 
 def _base_config(run_kwargs: dict, where: str) -> dict:
-    from ecabench.experiment import make_run_config
-
     try:
         base = make_run_config(attention="none", **run_kwargs)
     except ValueError as exc:
@@ -81,8 +80,6 @@ def _base_config(run_kwargs: dict, where: str) -> dict:
 
 def _shared_search(raw: Mapping, base: dict, where: str) -> dict:
     """The study's search over the training recipe, each end of each range a valid recipe."""
-    from ecabench.train import TrainConfig
-
     shared = {}
     for key, dist_raw in (raw.get("search") or {}).items():
         dwhere = f"{where}: search.{key}"

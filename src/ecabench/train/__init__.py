@@ -9,13 +9,14 @@
 The caller seeds before building the model (``seed_everything(cfg.seed)``) so that the initial
 weights are seeded too; :func:`train` seeds again at its start for everything after that.
 
-Modules: :mod:`.config` (what to do, what came out), :mod:`.device`, :mod:`.seeding` (seeds,
-determinism, RNG states), :mod:`.optim` (optimizer, LR schedule), :mod:`.evaluation`,
-:mod:`.checkpoint` (save, validate, resume) and :mod:`.loop` (:func:`train` itself).
+What to do is a :class:`ecabench.runconfig.TrainConfig`. Modules: :mod:`.config` (what came out),
+:mod:`.device`, :mod:`.seeding` (seeds, determinism, RNG states), :mod:`.optim` (optimizer, LR
+schedule), :mod:`.evaluation`, :mod:`.checkpoint` (save, validate, resume) and :mod:`.loop`
+(:func:`train` itself).
 """
 
 from ecabench.train.checkpoint import CHECKPOINT_FORMAT
-from ecabench.train.config import TrainConfig, TrainResult
+from ecabench.train.config import TrainResult
 from ecabench.train.device import resolve_device
 from ecabench.train.evaluation import evaluate
 from ecabench.train.loop import SYNC_EVERY, train
@@ -25,7 +26,6 @@ from ecabench.train.seeding import seed_everything, set_deterministic
 __all__ = [
     "CHECKPOINT_FORMAT",
     "SYNC_EVERY",
-    "TrainConfig",
     "TrainResult",
     "build_optimizer",
     "evaluate",

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from ecabench.data import DataBundle
-from ecabench.train.config import TrainConfig
+from ecabench.runconfig import TrainConfig
 from ecabench.train.seeding import rng_state, set_rng_state
 from ecabench.util import atomic_write
 

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import contextlib
-import re
 
 import torch
 
-DEVICE_RE = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
+from ecabench.runconfig import DEVICE_RE
 
 
 def resolve_device(name: str | torch.device = "auto") -> torch.device:

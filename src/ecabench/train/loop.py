@@ -19,8 +19,9 @@ import torch
 from torch import nn
 
 from ecabench.data import DataBundle, make_loader
+from ecabench.runconfig import TrainConfig
 from ecabench.train.checkpoint import resume, save_checkpoint
-from ecabench.train.config import TrainConfig, TrainResult
+from ecabench.train.config import TrainResult
 from ecabench.train.device import autocast, resolve_device, sync, to_device
 from ecabench.train.evaluation import evaluate
 from ecabench.train.optim import build_optimizer, build_scheduler, last_step_lr

@@ -7,7 +7,7 @@ import math
 import torch
 from torch import nn
 
-from ecabench.train.config import TrainConfig
+from ecabench.runconfig import TrainConfig
 
 
 def build_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.SGD:

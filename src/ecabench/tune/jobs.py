@@ -89,7 +89,7 @@ def run_worker(task: Mapping, *, worker: int = 0, out_path: str | os.PathLike | 
 
 def _evaluation_runs(task: Mapping, params: Mapping) -> list[dict]:
     """The run config of a setting for each evaluation seed (``params`` empty: the untuned self)."""
-    from ecabench.records import run_id
+    from ecabench.runconfig import run_id
 
     return [{"seed": s, "run_id": run_id(c), "config": c}
             for s, c in ((s, run_config_for(task, params, seed=s)) for s in task.get("evaluate_seeds") or [])]
@@ -97,7 +97,7 @@ def _evaluation_runs(task: Mapping, params: Mapping) -> list[dict]:
 
 def best_summary(task: Mapping, *, config: Mapping | None = None, out_path: str | os.PathLike | None = None) -> dict:
     """The variant's best trial (validation top-1), its spec, k per stage and evaluation run configs."""
-    from ecabench.records import run_id
+    from ecabench.runconfig import run_id
     from ecabench.specs import parse_spec
 
     study = open_study(task, config=config, load_only=True)

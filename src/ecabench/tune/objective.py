@@ -26,7 +26,7 @@ def trial_settings(task: Mapping, params: Mapping) -> tuple[dict, dict]:
 
 def run_config_for(task: Mapping, params: Mapping, seed: int | None = None) -> dict:
     """The normalised run config (``make_run_config``) of a setting: the same as the workflow's runs."""
-    from ecabench.experiment import make_run_config
+    from ecabench.runconfig import make_run_config
 
     spec, recipe = trial_settings(task, params)
     run = task["run"]
@@ -93,7 +93,8 @@ def _report_epochs(trial, cfg, curve: list[float]) -> Callable[[dict], None]:
 
 def _train_trial(trial, config: dict, bundle, device: str, num_threads: int | None) -> float:
     from ecabench.models import build_model
-    from ecabench.train import TrainConfig, seed_everything, train
+    from ecabench.runconfig import TrainConfig
+    from ecabench.train import seed_everything, train
 
     cfg = TrainConfig.from_dict({**config["train"], "seed": config["seed"], "device": device,
                                  "num_threads": num_threads})
@@ -125,7 +126,7 @@ def build_objective(task: Mapping, bundle, *, device: str = "auto", num_threads:
     ``status: diverged``) so the sampler learns to avoid it; with ``reuse``, a trial whose run config
     equals a completed trial's takes that trial's result instead of training again.
     """
-    from ecabench.records import run_id
+    from ecabench.runconfig import run_id
 
     def objective(trial) -> float:
         config = run_config_for(task, {key: suggest(trial, key, dist) for key, dist in task["search"].items()})

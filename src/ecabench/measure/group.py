@@ -17,8 +17,9 @@ from typing import Any
 
 import torch
 
-from ecabench.measure import count_flops, count_params, environment
+from ecabench.measure.environment import environment
 from ecabench.measure.interleaved import measure_interleaved
+from ecabench.measure.params import count_model
 from ecabench.models import build_model, describe, resolved_by_stage
 from ecabench.util import atomic_write_json
 
@@ -28,19 +29,10 @@ TIMING_OPTIONS = ("batch_size", "dtype", "channels_last", "implementations", "mo
                   "min_time_s", "seed")
 
 
-def input_shape(group: dict) -> tuple[int, int, int]:
-    return tuple(group["input_shape"])  # type: ignore[return-value]
-
-
 def _build(group: dict, attention: Any) -> torch.nn.Module:
     ds = group["dataset"]
     return build_model(group["backbone"], attention, num_classes=ds["num_classes"] or 1000,
                        in_channels=ds["in_channels"], seed=0, **group["model"])
-
-
-def _counts(model: torch.nn.Module, shape: tuple[int, int, int]) -> dict:
-    flops = count_flops(model, shape)
-    return {**count_params(model), "macs": flops["macs"], "elementwise_flops": flops["elementwise_flops"]}
 
 
 def _architecture(group: dict, entry: dict, shape: tuple[int, int, int]) -> tuple[dict, Any]:
@@ -51,7 +43,7 @@ def _architecture(group: dict, entry: dict, shape: tuple[int, int, int]) -> tupl
         d = describe(group["backbone"], entry["attention"], num_classes=ds["num_classes"] or 1000,
                      in_channels=ds["in_channels"], **group["model"])
         model = _build(group, entry["attention"])
-        out.update(spec_id=d["spec_id"], resolved=resolved_by_stage(d), metrics=_counts(model, shape))
+        out.update(spec_id=d["spec_id"], resolved=resolved_by_stage(d), metrics=count_model(model, shape))
         return out, model
     except Exception as exc:  # noqa: BLE001 - a variant that cannot run is a result, see module docstring
         out.update(status="failed", error=f"{type(exc).__name__}: {exc}\n" + traceback.format_exc(limit=-3),
@@ -66,7 +58,7 @@ def measure_group(group: dict, *, out_path: str | Path, device: str = "cpu", num
     if unknown:
         raise ValueError(f"measure options: unknown key {unknown[0]!r}; allowed: {', '.join(TIMING_OPTIONS)}")
     t0 = time.perf_counter()
-    shape = input_shape(group)
+    shape = tuple(group["input_shape"])
     architectures, models = {}, {}
     for arch_id, entry in group["architectures"].items():
         architectures[arch_id], model = _architecture(group, entry, shape)
