@@ -42,6 +42,25 @@ def test_ruff_is_clean():
     assert done.returncode == 0, done.stdout[-4000:]
 
 
+def test_every_function_level_import_says_why():
+    """Imports sit at module top; one inside a function (an optional or heavy dependency loaded on
+    use) carries a comment on its line or the line above saying which and why."""
+    silent = []
+    for path in _modules():
+        text = path.read_text()
+        lines = text.splitlines()
+        for fn in ast.walk(ast.parse(text)):
+            if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                continue
+            for node in ast.walk(fn):
+                if not isinstance(node, (ast.Import, ast.ImportFrom)):
+                    continue
+                line, above = lines[node.lineno - 1], lines[node.lineno - 2].strip()
+                if "#" not in line and not above.startswith("#"):
+                    silent.append(f"{path.relative_to(SRC)}:{node.lineno} {ast.unparse(node)}")
+    assert not silent, "function-level imports without a reason:\n" + "\n".join(sorted(set(silent)))
+
+
 @pytest.mark.parametrize("layer, forbidden", [
     ("aggregate", ("ecabench.report", "ecabench.tune")),
     ("report", ("ecabench.tune", "ecabench.models", "ecabench.plan.build", "ecabench.plan.groups", "optuna")),

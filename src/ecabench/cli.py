@@ -6,6 +6,11 @@ import json
 import sys
 
 from ecabench import registry
+from ecabench.data.catalog import DATASETS, dataset_info
+from ecabench.experiment import run_experiment
+from ecabench.measure import count_flops, count_params, measure_interleaved
+from ecabench.models import build_model, describe
+from ecabench.runconfig import make_run_config
 
 
 def _discover(args) -> list:
@@ -51,8 +56,6 @@ def cmd_list(args) -> int:
 
 
 def cmd_describe(args) -> int:
-    from ecabench.models import describe
-
     _discover(args)
     options = {}
     if args.small_input:
@@ -99,9 +102,6 @@ def _parse_input(text: str) -> tuple[int, int, int]:
 
 
 def cmd_run(args) -> int:
-    from ecabench.experiment import run_experiment
-    from ecabench.runconfig import make_run_config
-
     _discover(args)
     train = {k: v for k, v in {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr,
                                 "weight_decay": args.weight_decay, "warmup_epochs": args.warmup_epochs,
@@ -139,8 +139,6 @@ def _measure_classes_and_input(args) -> tuple[int, tuple[int, int, int]]:
     digits, 3x32x32 CIFAR-10: 10); else 10 for a small input (<= 64 px), 1000 (ImageNet) for a larger one.
     The choice is printed to stderr.
     """
-    from ecabench.data.catalog import DATASETS, dataset_info
-
     info = dataset_info(args.dataset) if args.dataset else None
     if args.input:
         shape = _parse_input(args.input)
@@ -169,9 +167,6 @@ def _measure_classes_and_input(args) -> tuple[int, tuple[int, int, int]]:
 def _measure_architectures(args, shape: tuple[int, int, int], num_classes: int, options: dict) -> tuple[dict, list]:
     """Build each spec once per architecture: a spec that builds the same model as an earlier one (e.g. ``eca``
     and ``eca(k=3)`` on ResNet-20) is listed with ``same_as`` and not timed again, as in the workflow."""
-    from ecabench.measure import count_flops, count_params
-    from ecabench.models import build_model, describe
-
     models, rows, first_of = {}, [], {}
     for spec in args.specs:
         arch = describe(args.backbone, spec, num_classes=num_classes, in_channels=shape[0], **options)
@@ -188,8 +183,6 @@ def _measure_architectures(args, shape: tuple[int, int, int], num_classes: int, 
 
 
 def cmd_measure(args) -> int:
-    from ecabench.measure import measure_interleaved
-
     _discover(args)
     num_classes, shape = _measure_classes_and_input(args)
     options = {"position": args.position} if args.position else {}

@@ -22,6 +22,7 @@ from typing import Any, Callable, Mapping
 
 from ecabench.data.catalog import dataset_info, imagefolder_num_classes
 from ecabench.data.splits import check_split_sizes
+from ecabench.models import describe
 from ecabench.registry import BACKBONES
 from ecabench.specs import parse_spec
 from ecabench.util import is_int, is_number, short_hash
@@ -144,9 +145,6 @@ def make_run_config(*, backbone: str, attention: Any, dataset: str = "fashion-mn
                     dataset_options: dict | None = None, train: dict | None = None,
                     model: dict | None = None, seed: int = 0) -> dict:
     """The normalised, validated configuration of one run (its hash is the run id)."""
-    # torch is loaded when a config is made, not when this module is imported: importing the plan stays light.
-    from ecabench.models import describe
-
     spec = parse_spec(attention)
     entry = BACKBONES.entry(backbone)
     backbone = entry.meta.get("alias_of", backbone)

@@ -11,7 +11,8 @@ import sys
 from pathlib import Path
 from typing import Iterator, Mapping
 
-from ecabench.plan.config import dataset_entries
+from ecabench import registry
+from ecabench.plan.config import dataset_entries, plugin_dirs
 
 
 def dataset_runtime(config: Mapping, run_config: Mapping) -> dict:
@@ -111,9 +112,6 @@ def job(smk) -> Iterator[None]:
     the workflow's folder, the runners' parent), so every job registers the variants the plan used.
     """
     with logged(smk.log[0] if smk.log else None):
-        from ecabench import registry
-        from ecabench.plan.config import plugin_dirs
-
         registry.discover(plugin_dirs(smk.config, os.getcwd(), Path(smk.scriptdir).parent))
         yield
 

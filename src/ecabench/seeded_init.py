@@ -21,6 +21,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from ecabench.backbones import attention_module_ids
+
 STREAM_BACKBONE = "backbone"
 STREAM_ATTENTION = "attention"
 STREAM_BUILD = "build"
@@ -54,8 +56,6 @@ def _owns_tensors(module: nn.Module) -> bool:
 
 def reinit_backbone(model: nn.Module, seed: int) -> nn.Module:
     """Re-draw every backbone module's tensors from its ``(seed, module path)`` stream, in place."""
-    from ecabench.backbones import attention_module_ids
-
     rule = getattr(model, "init_module", None)
     skip = attention_module_ids(model)
     for name, module in model.named_modules():

@@ -5,8 +5,11 @@ import os
 import platform
 import subprocess
 import sys
+from importlib import metadata
 from pathlib import Path
 from typing import Any, Callable
+
+import torch
 
 from ecabench.measure.throughput import cpu_model_name
 
@@ -46,16 +49,12 @@ def git_state(cwd: str | os.PathLike | None = None) -> dict:
 
 def _package_version(name: str) -> str | None:
     try:
-        from importlib import metadata
-
         return metadata.version(name)
     except Exception:
         return None
 
 
 def _cuda_devices() -> list[str]:
-    import torch
-
     if not torch.cuda.is_available():
         return []
     return [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]

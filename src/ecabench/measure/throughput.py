@@ -33,6 +33,9 @@ from __future__ import annotations
 import copy
 import math
 import numbers
+import platform
+import resource
+import sys
 import time
 from contextlib import contextmanager, nullcontext
 from typing import Any, Callable
@@ -53,8 +56,6 @@ MIB = 2**20
 
 def cpu_model_name() -> str | None:
     """The CPU model from /proc/cpuinfo (Linux), else :func:`platform.processor`, else None."""
-    import platform
-
     try:
         with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as fh:
             for line in fh:
@@ -68,9 +69,6 @@ def cpu_model_name() -> str | None:
 
 def _max_rss_mb() -> float | None:
     try:
-        import resource
-        import sys
-
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         return rss / MIB if sys.platform == "darwin" else rss * 1024 / MIB  # bytes on macOS, KiB else
     except Exception:  # pragma: no cover - platforms without resource

@@ -1,15 +1,27 @@
 """Planning: workflow config + study files -> studies -> runs -> measure jobs (and tuning studies).
 
 ``build_plan`` is a pure function of the config and the study files; ``load_plan`` reads a written
-plan back for the steps downstream.
+plan back for the steps downstream. The names below load from their modules on first use (PEP 562),
+so the steps downstream read a plan (:mod:`.reader`) without importing the planner and its model builder.
 """
-from ecabench.plan.build import PLAN_VERSION, build_plan, plan_json, plan_warnings, summarize, write_plan
-from ecabench.plan.config import dataset_identity_options, job_resources, load_config
-from ecabench.plan.errors import PlanError
-from ecabench.plan.measurements import REFERENCE_SPEC, measure_job_config
-from ecabench.plan.reader import DEFAULT_STUDY, load_plan
-from ecabench.plan.studies import expand_grid, expand_study, load_study, resolve_study_path
+from __future__ import annotations
 
-__all__ = ["DEFAULT_STUDY", "PLAN_VERSION", "REFERENCE_SPEC", "PlanError", "build_plan", "dataset_identity_options",
-           "expand_grid", "expand_study", "job_resources", "load_config", "load_plan", "load_study",
-           "measure_job_config", "plan_json", "plan_warnings", "resolve_study_path", "summarize", "write_plan"]
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "PLAN_VERSION": "build", "build_plan": "build", "plan_json": "build", "plan_warnings": "build",
+    "summarize": "build", "write_plan": "build",
+    "dataset_identity_options": "config", "job_resources": "config", "load_config": "config",
+    "PlanError": "errors",
+    "REFERENCE_SPEC": "measurements", "measure_job_config": "measurements",
+    "DEFAULT_STUDY": "reader", "load_plan": "reader",
+    "expand_grid": "studies", "expand_study": "studies", "load_study": "studies", "resolve_study_path": "studies",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)

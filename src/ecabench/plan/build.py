@@ -12,6 +12,8 @@ import os
 from pathlib import Path
 from typing import Mapping
 
+from ecabench import registry
+from ecabench.models import skip_weight_init
 from ecabench.plan.config import backbone_entries, dataset_entries, load_config, plugin_dirs
 from ecabench.plan.errors import PlanError
 from ecabench.plan.groups import BaseConfigs, check_distinct_datasets, describe_spec, group_studies
@@ -19,6 +21,7 @@ from ecabench.plan.measurements import add_references
 from ecabench.plan.precision import stages
 from ecabench.plan.runs import plan_runs, study_output
 from ecabench.plan.studies import config_studies, expand_study, shifted
+from ecabench.util import atomic_write_text
 
 PLAN_VERSION = 2
 
@@ -29,9 +32,6 @@ def build_plan(config: Mapping, *, workdir: str | os.PathLike = ".", basedir: st
     ``workdir``: where relative paths in the config point (Snakemake's working directory);
     ``basedir``: the workflow's folder, the fallback for study files and plugin folders.
     """
-    from ecabench import registry
-    from ecabench.models import skip_weight_init
-
     config = load_config(config)
     describe_spec.cache_clear()  # plugins may have been reloaded since the last plan
     dirs = plugin_dirs(config, workdir, basedir)
@@ -71,8 +71,6 @@ def plan_json(plan: Mapping) -> str:
 
 
 def write_plan(path: str | os.PathLike, text: str) -> Path:
-    from ecabench.util import atomic_write_text
-
     return atomic_write_text(path, text)
 
 

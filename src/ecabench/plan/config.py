@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Mapping
 
 from ecabench.plan.errors import PlanError
+from ecabench.registry import BACKBONES
 from ecabench.schemas import validate
 
 DATASET_RUNTIME_KEYS = ("root", "download")
@@ -35,8 +36,6 @@ def dataset_identity_options(ds: dict) -> dict:
 
 
 def backbone_entries(config: Mapping) -> list[dict]:
-    from ecabench.registry import BACKBONES
-
     out = []
     for i, entry in enumerate(config["backbones"]):
         entry = {"name": entry} if isinstance(entry, str) else entry

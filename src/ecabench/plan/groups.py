@@ -11,6 +11,7 @@ import json
 from functools import lru_cache
 from typing import Any
 
+from ecabench.models import describe, stage_values
 from ecabench.plan.config import backbone_label, dataset_identity_options, model_options, recipe
 from ecabench.plan.errors import PlanError
 from ecabench.plan.studies import parse_baseline, precision_cap
@@ -25,8 +26,6 @@ def canonical(obj: Any) -> str:
 @lru_cache(maxsize=4096)
 def describe_spec(backbone: str, spec: Any, num_classes: int, in_channels: int, model_json: str) -> dict:
     """Architecture id, per-stage k and parameter counts of a spec (built on the meta device, cached)."""
-    from ecabench.models import describe, stage_values
-
     d = describe(backbone, spec, num_classes=num_classes, in_channels=in_channels, **json.loads(model_json))
     ks = stage_values(d, "k")
     return {"architecture_id": d["architecture_id"], "k": ks if any(k != [] for k in ks) else None,

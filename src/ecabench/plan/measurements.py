@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from typing import Mapping
 
+from ecabench.plan.groups import canonical, describe_spec
 from ecabench.runconfig import input_shape, run_id
+from ecabench.specs import parse_spec
 
 REFERENCE_SPEC = "none"
 
@@ -26,9 +28,6 @@ def measurement_group(measurements: dict, run_config: Mapping) -> dict:
 
 def add_references(measurements: dict) -> None:
     """Give every measure job the plain backbone, as its reference."""
-    from ecabench.plan.groups import canonical, describe_spec
-    from ecabench.specs import parse_spec
-
     for m in measurements.values():
         ds = m["dataset"]
         ref = describe_spec(m["backbone"], parse_spec(REFERENCE_SPEC), ds["num_classes"] or 1000, ds["in_channels"],

@@ -24,7 +24,7 @@ _PREPARED_RDB: set[str] = set()
 
 def mask_url(url: str) -> str:
     try:
-        from sqlalchemy.engine import make_url
+        from sqlalchemy.engine import make_url  # sqlalchemy: only a database URL needs it (optional storage)
 
         return make_url(url).render_as_string(hide_password=True)
     except Exception:  # noqa: BLE001 - only for display
@@ -67,8 +67,9 @@ def _sqlite_url(raw: str, url, shown: str, where: str, workers: int, workdir: Pa
 
 
 def _database_url(raw: str, where: str, workers: int, workdir: Path) -> dict:
+    # sqlalchemy: only a database URL needs it (optional storage)
     from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError  # as above
 
     shown = mask_url(raw)
     try:
@@ -106,10 +107,11 @@ def prepare_rdb(raw_url: str, *, where: str = "config key 'tuning.storage'") -> 
     """
     if raw_url in _PREPARED_RDB:
         return
-    import optuna
-    import sqlalchemy
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.pool import NullPool
+    # optuna and sqlalchemy (~1 s together): only a database storage is prepared here
+    import optuna  # as above
+    import sqlalchemy  # as above
+    from sqlalchemy.engine import make_url  # as above
+    from sqlalchemy.pool import NullPool  # as above
 
     url, shown = make_url(raw_url), mask_url(raw_url)
     connect_args = {"connect_timeout": CONNECT_TIMEOUT_S} if url.get_backend_name() in ("postgresql", "mysql") else {}

@@ -10,6 +10,7 @@ import yaml
 
 from ecabench.plan.errors import PlanError
 from ecabench.schemas import show, validate
+from ecabench.specs import parse_spec
 
 
 def resolve_study_path(ref: str, *, study_dir: str = "ablations", workdir: str | os.PathLike = ".",
@@ -102,8 +103,6 @@ def override_grid(study: dict, override: Mapping, where: str):
 
 def expand_study(study: dict) -> list[tuple[str, Any]]:
     """Every (label for messages, spec) a study lists, baseline first, duplicates removed."""
-    from ecabench.specs import parse_spec
-
     where = study["where"]
     items: list[tuple[str, Any]] = []
     for i, item in enumerate(study["variants"]):
@@ -125,8 +124,6 @@ def expand_study(study: dict) -> list[tuple[str, Any]]:
 
 
 def parse_baseline(study: dict):
-    from ecabench.specs import parse_spec
-
     return parse_spec(study["baseline"]) if study.get("baseline") is not None else None
 
 

@@ -11,13 +11,17 @@ from __future__ import annotations
 import os
 from typing import Any, Mapping
 
-from ecabench.plan.config import dataset_entries, dataset_identity_options, plugin_dirs
+from ecabench import registry
+from ecabench.models import describe
+from ecabench.plan.config import dataset_entries, dataset_identity_options, load_config, plugin_dirs
 from ecabench.plan.errors import TuneError
 from ecabench.plan.search import extremes, parse_distribution
 from ecabench.plan.storage import mask_url, resolve_storage
 from ecabench.plan.studies import read_study_file, shown_path
+from ecabench.registry import BACKBONES
 from ecabench.runconfig import TrainConfig, make_run_config
 from ecabench.schemas import show, validate
+from ecabench.specs import parse_spec
 from ecabench.util import short_hash
 
 TRAIN_TUNABLE = ("lr", "weight_decay", "momentum", "label_smoothing", "warmup_epochs", "batch_size")
@@ -53,8 +57,6 @@ def _dataset(raw: Mapping, config: Mapping, where: str) -> dict:
 
 def _run_kwargs(raw: Mapping, config: Mapping, where: str) -> dict:
     """Backbone, dataset, recipe and model of the study's trials: resolved as the sweep's runs are."""
-    from ecabench.registry import BACKBONES
-
     backbone = raw.get("backbone", _first_backbone(config))
     if not isinstance(backbone, str) or backbone not in BACKBONES:
         raise TuneError(f"{where}: backbone {show(backbone)} is not a known backbone; known: "
@@ -98,9 +100,6 @@ def _shared_search(raw: Mapping, base: dict, where: str) -> dict:
 
 def _variant_search(spec, vraw: Mapping, shared: dict, base: dict, vwhere: str) -> dict:
     """A variant's search over its spec's parameters (each end a valid spec on the backbone), plus the shared one."""
-    from ecabench.models import describe
-    from ecabench.specs import parse_spec
-
     nc, ic = base["dataset"]["num_classes"] or 1000, base["dataset"]["in_channels"]
     accepted = list(spec.kwargs)
     search = {}
@@ -160,8 +159,6 @@ def _task(name: str, label: str, spec, search: dict, ctx: dict, storage: Any, wo
 
 
 def _variants(raw: Mapping, name: str, where: str, ctx: dict, shared: dict, storage, workers, workdir) -> dict:
-    from ecabench.specs import parse_spec
-
     variants = {}
     for label, vraw in raw["variants"].items():
         vwhere = f"{where}: variants.{label}"
@@ -206,8 +203,6 @@ def plan_tuning(config: Mapping, *, workdir: str | os.PathLike = ".", basedir: s
     ``{"workers": n, "storage": ..., "results": "<results>/tuning", "reports": "<reports>/tuning",
     "resources": <the tuning jobs' resources>, "studies": {name: study}}``; no tuning studies: none.
     """
-    from ecabench.plan.config import load_config
-
     config = load_config(config)
     section = config["tuning"]
     workers, refs, storage = section["workers"], section["studies"], section["storage"]
@@ -215,7 +210,6 @@ def plan_tuning(config: Mapping, *, workdir: str | os.PathLike = ".", basedir: s
     reports_dir = str(config["reports_dir"]).rstrip("/")
     if refs:  # check the storage once, before the studies, for one clear message
         resolve_storage(storage, workers=workers, default_dir=f"{results_dir}/tuning", workdir=workdir)
-        from ecabench import registry
 
         registry.discover(_plugin_dirs(config, workdir, basedir))
     studies: dict = {}

@@ -43,7 +43,7 @@ __all__ = ["build_report", "figure_paths", "figure_kinds", "table_paths", "repor
 def __getattr__(name: str):
     """``build_report`` is loaded on first use (it needs pandas, matplotlib and seaborn)."""
     if name == "build_report":
-        from ecabench.report.build import build_report
+        from ecabench.report.build import build_report  # lazy export (PEP 562): the report builder is heavy
 
         return build_report
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

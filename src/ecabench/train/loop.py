@@ -17,6 +17,7 @@ from typing import Any, Callable
 
 import torch
 from torch import nn
+from tqdm import tqdm
 
 from ecabench.data import DataBundle, make_loader
 from ecabench.runconfig import TrainConfig
@@ -116,8 +117,6 @@ def train(
 
 
 def _train_epoch(run: _Run, epoch: int, progress: bool) -> tuple[dict[str, Any], str | None]:
-    from tqdm import tqdm
-
     bar = tqdm(total=run.steps_per_epoch, desc=f"epoch {epoch + 1}/{run.cfg.epochs}", unit="batch",
                file=sys.stderr, disable=not progress, leave=True, dynamic_ncols=True)
     try:

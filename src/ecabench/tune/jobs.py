@@ -16,9 +16,16 @@ import time
 from pathlib import Path
 from typing import Callable, Iterable, Mapping
 
+import optuna
+import torch
+
+from ecabench.experiment import run_experiment
 from ecabench.plan.errors import TuneError
 from ecabench.plan.tuning import OBJECTIVE
+from ecabench.records import read_record
+from ecabench.runconfig import run_id
 from ecabench.runtime import run_runtime
+from ecabench.specs import parse_spec
 from ecabench.tune.budget import count_trials, optimize_with_budget
 from ecabench.tune.objective import build_objective, k_per_stage, load_bundle, run_config_for, trial_settings
 from ecabench.tune.study import open_study
@@ -63,8 +70,6 @@ def run_worker(task: Mapping, *, worker: int = 0, out_path: str | os.PathLike | 
     Exits at once (loading no data) when the budget is already reached. ``out_path``: the worker's
     done-marker and summary JSON. ``objective``: replaces the training objective (tests).
     """
-    import optuna
-
     rt = run_runtime(run_config_for(task, {}), config)
     device = device or rt["device"]
     study = open_study(task, worker=worker, config=config)
@@ -89,17 +94,12 @@ def run_worker(task: Mapping, *, worker: int = 0, out_path: str | os.PathLike | 
 
 def _evaluation_runs(task: Mapping, params: Mapping) -> list[dict]:
     """The run config of a setting for each evaluation seed (``params`` empty: the untuned self)."""
-    from ecabench.runconfig import run_id
-
     return [{"seed": s, "run_id": run_id(c), "config": c}
             for s, c in ((s, run_config_for(task, params, seed=s)) for s in task.get("evaluate_seeds") or [])]
 
 
 def best_summary(task: Mapping, *, config: Mapping | None = None, out_path: str | os.PathLike | None = None) -> dict:
     """The variant's best trial (validation top-1), its spec, k per stage and evaluation run configs."""
-    from ecabench.runconfig import run_id
-    from ecabench.specs import parse_spec
-
     study = open_study(task, config=config, load_only=True)
     counts = count_trials(study)
     try:
@@ -129,8 +129,6 @@ def best_summary(task: Mapping, *, config: Mapping | None = None, out_path: str 
 
 
 def _ok_record(path: Path) -> dict | None:
-    from ecabench.records import read_record
-
     with contextlib.suppress(Exception):
         record = read_record(path)
         return record if record.get("status") == "ok" else None
@@ -138,10 +136,6 @@ def _ok_record(path: Path) -> dict | None:
 
 
 def _train_record(entry: Mapping, runs_dir: Path, config, device, num_threads) -> dict:
-    import torch
-
-    from ecabench.experiment import run_experiment
-
     rt = run_runtime(entry["config"], config)
     threads = torch.get_num_threads()
     if num_threads:

@@ -3,7 +3,14 @@ from __future__ import annotations
 
 from typing import Any, Callable, Mapping
 
+import optuna
+from optuna.trial import TrialState
+
+from ecabench.data import load_dataset
+from ecabench.models import build_model, describe, stage_values
 from ecabench.plan.errors import TuneError
+from ecabench.runconfig import TrainConfig, make_run_config, run_id
+from ecabench.train import resolve_device, seed_everything, train
 
 
 def suggest(trial, name: str, dist: dict) -> Any:
@@ -26,8 +33,6 @@ def trial_settings(task: Mapping, params: Mapping) -> tuple[dict, dict]:
 
 def run_config_for(task: Mapping, params: Mapping, seed: int | None = None) -> dict:
     """The normalised run config (``make_run_config``) of a setting: the same as the workflow's runs."""
-    from ecabench.runconfig import make_run_config
-
     spec, recipe = trial_settings(task, params)
     run = task["run"]
     return make_run_config(backbone=run["backbone"], attention=spec, dataset=run["dataset"],
@@ -37,8 +42,6 @@ def run_config_for(task: Mapping, params: Mapping, seed: int | None = None) -> d
 
 def k_per_stage(config: Mapping) -> list | None:
     """The kernel size ECA resolves to on each stage of the run config's backbone (None: no k)."""
-    from ecabench.models import describe, stage_values
-
     ds = config["dataset"]
     d = describe(config["backbone"], config["attention"], num_classes=ds["num_classes"] or 1000,
                  in_channels=ds["in_channels"], **config["model"])
@@ -48,9 +51,6 @@ def k_per_stage(config: Mapping) -> list | None:
 
 def load_bundle(task: Mapping, *, device: str, data_root, download: bool):
     """The study's data: the split its trials train and validate on."""
-    from ecabench.data import load_dataset
-    from ecabench.train import resolve_device
-
     base = run_config_for(task, {})
     ds = base["dataset"]
     return load_dataset(ds["name"], root=data_root, download=download, val_size=ds["val_size"],
@@ -60,8 +60,6 @@ def load_bundle(task: Mapping, *, device: str, data_root, download: bool):
 
 def _reuse(trial, rid: str) -> float | None:
     """A completed trial's value when it trained the same run config (training is deterministic)."""
-    from optuna.trial import TrialState
-
     for done in trial.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
         curve = done.user_attrs.get("val_top1_curve")
         if done.user_attrs.get("run_id") == rid and done.user_attrs.get("status") == "ok" and curve:
@@ -76,8 +74,6 @@ def _reuse(trial, rid: str) -> float | None:
 
 def _report_epochs(trial, cfg, curve: list[float]) -> Callable[[dict], None]:
     """``train``'s ``on_epoch_end``: report validation top-1, prune when the pruner says so."""
-    import optuna
-
     def on_epoch_end(record: dict) -> None:
         value = record.get("val_top1")
         if value is None:
@@ -92,10 +88,6 @@ def _report_epochs(trial, cfg, curve: list[float]) -> Callable[[dict], None]:
 
 
 def _train_trial(trial, config: dict, bundle, device: str, num_threads: int | None) -> float:
-    from ecabench.models import build_model
-    from ecabench.runconfig import TrainConfig
-    from ecabench.train import seed_everything, train
-
     cfg = TrainConfig.from_dict({**config["train"], "seed": config["seed"], "device": device,
                                  "num_threads": num_threads})
     seed_everything(config["seed"])
@@ -126,8 +118,6 @@ def build_objective(task: Mapping, bundle, *, device: str = "auto", num_threads:
     ``status: diverged``) so the sampler learns to avoid it; with ``reuse``, a trial whose run config
     equals a completed trial's takes that trial's result instead of training again.
     """
-    from ecabench.runconfig import run_id
-
     def objective(trial) -> float:
         config = run_config_for(task, {key: suggest(trial, key, dist) for key, dist in task["search"].items()})
         rid = run_id(config)
