@@ -36,9 +36,10 @@ class _Nested(nn.Module):
 
 @pytest.fixture
 def nested_attention_registered():
-    ATTENTION.register("test_nested_attention", _Nested)
+    """The registered class (a plain nn.Module comes back with AttentionVariant mixed in)."""
+    registered = ATTENTION.register("test_nested_attention", _Nested)
     try:
-        yield _Nested
+        yield registered
     finally:
         ATTENTION.unregister("test_nested_attention")
 
@@ -50,7 +51,7 @@ def test_count_params_by_hand(nested_attention_registered):
         nn.BatchNorm2d(4),  # 4 + 4 = 8 (running stats are buffers, not parameters)
         eca,  # 3
         eca,  # the same module again: counted once
-        _Nested(4),  # 3 + 4 = 7, its inner ECA is not counted twice
+        nested_attention_registered(4),  # 3 + 4 = 7, its inner ECA is not counted twice
         nn.Flatten(),
         nn.Linear(4, 2),  # 4*2 + 2 = 10
     )
