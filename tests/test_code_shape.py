@@ -67,6 +67,7 @@ def test_every_function_level_import_says_why():
     # planning trains nothing, reads no data and measures nothing (a run's config: ecabench.runconfig)
     ("plan", ("ecabench.aggregate", "ecabench.report", "ecabench.tune", "ecabench.experiment", "ecabench.train",
               "ecabench.data", "ecabench.measure")),
+    ("measure", ("ecabench.train", "ecabench.experiment", "ecabench.aggregate", "ecabench.report")),
     ("runconfig", ("ecabench.experiment", "ecabench.train", "ecabench.measure", "ecabench.data.load",
                    "ecabench.data.loaders", "ecabench.data.sources", "ecabench.data.imagefolder")),
 ])

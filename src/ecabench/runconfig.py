@@ -28,7 +28,7 @@ from ecabench.specs import parse_spec
 from ecabench.util import is_int, is_number, short_hash
 
 # Where a run may be asked to execute (``auto``: the first CUDA device if there is one, else the CPU;
-# resolved by :func:`ecabench.train.device.resolve_device`).
+# resolved by :func:`ecabench.device.resolve_device`).
 DEVICE_RE = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
 DATASET_OPTIONS = ("val_size", "subset", "image_size", "test_subset")
 MODEL_OPTIONS = ("small_input", "position")

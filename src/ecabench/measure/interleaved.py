@@ -26,8 +26,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from ecabench.device import resolve_device
 from ecabench.measure.throughput import DTYPES, MIB, cpu_model_name
-from ecabench.train.device import resolve_device
 from ecabench.util import check_int
 
 IMPLEMENTATIONS = ("eager", "compile")

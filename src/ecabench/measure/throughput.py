@@ -44,7 +44,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ecabench.train.device import resolve_device
+from ecabench.device import resolve_device
 from ecabench.util import check_int, is_int
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}

@@ -15,9 +15,9 @@ schedule), :mod:`.evaluation`, :mod:`.checkpoint` (save, validate, resume) and :
 (:func:`train` itself).
 """
 
+from ecabench.device import resolve_device
 from ecabench.train.checkpoint import CHECKPOINT_FORMAT
 from ecabench.train.config import TrainResult
-from ecabench.train.device import resolve_device
 from ecabench.train.evaluation import evaluate
 from ecabench.train.loop import SYNC_EVERY, train
 from ecabench.train.optim import build_optimizer, lr_factor

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from ecabench.data import FolderSplit, TensorSplit, make_loader
-from ecabench.train.device import autocast, resolve_device, to_device
+from ecabench.device import autocast, resolve_device, to_device
 
 
 def evaluate(model: nn.Module, split_or_loader: Any, *, device: str | torch.device = "cpu",

@@ -20,10 +20,10 @@ from torch import nn
 from tqdm import tqdm
 
 from ecabench.data import DataBundle, make_loader
+from ecabench.device import autocast, resolve_device, sync, to_device
 from ecabench.runconfig import TrainConfig
 from ecabench.train.checkpoint import resume, save_checkpoint
 from ecabench.train.config import TrainResult
-from ecabench.train.device import autocast, resolve_device, sync, to_device
 from ecabench.train.evaluation import evaluate
 from ecabench.train.optim import build_optimizer, build_scheduler, last_step_lr
 from ecabench.train.seeding import global_torch_state, seed_everything

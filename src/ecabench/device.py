@@ -1,4 +1,5 @@
-"""Where training runs, and the per-device switches (bf16 autocast on CUDA, host syncs for timing)."""
+"""Where a run trains and a measure job times (one resolver for ``auto`` and device names), and the
+per-device switches (bf16 autocast on CUDA, host syncs for timing)."""
 
 from __future__ import annotations
 
