@@ -592,3 +592,21 @@ def test_accuracy_vs_throughput_plots_the_relative_throughput_when_every_variant
     assert figures._cost_axes(g)[2][0] == "throughput_rel_baseline"
     g.loc[2, "inference_images_per_s"] = 9.0  # measured, but without a ratio
     assert figures._cost_axes(g)[2][0] == "inference_images_per_s"
+
+
+def test_at_a_glance_of_a_design_study_picks_among_its_own_levels():
+    """A kernel study lists the plain backbone for reference; its first-screen row names the best k
+    against adaptive ECA even when the plain backbone scores higher (issue 19)."""
+    from ecabench.report.formatting import headline_table
+
+    rows = [("eca", "eca", True, 90.0, None), ("none", "none", False, 91.0, 1.0),
+            ("eca(k=1)", "eca", False, 90.4, 0.4), ("eca(k=7)", "eca", False, 89.5, -0.5)]
+    vt = pd.DataFrame([{"backbone": "cifar_resnet20", "dataset": "fashion-mnist", "spec": s, "variant": v,
+                        "is_baseline": b, "top1_mean": m, "delta_top1": d, "delta_ci_low": None,
+                        "delta_ci_high": None, "verdict": "inside the noise", "mde_80": 1.0, "n_pairs": 3}
+                       for s, v, b, m, d in rows])
+    (row,) = headline_table("ECA kernel size", vt)
+    assert row["Best variant"] == "eca(k=1)" and row["Baseline"] == "eca"
+    assert row["Δ top-1 [95% CI]"].startswith("+0.40")
+    zoo = vt.assign(is_baseline=vt["spec"] == "none")  # the plain backbone as baseline: every variant competes
+    assert [(r["Best variant"], r["Baseline"]) for r in headline_table("zoo", zoo)] == [("eca(k=1)", "none")]

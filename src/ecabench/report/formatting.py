@@ -199,10 +199,17 @@ def throughput_table(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def headline_table(title: str, vt: pd.DataFrame) -> list[dict]:
-    """The first-screen summary of one study: per setting, the best variant against the baseline."""
+    """The first-screen summary of one study: per setting, the best variant against the baseline.
+
+    When the baseline is itself an attention variant (a design study: adaptive ECA), the plain backbone
+    the study lists for reference is no candidate: the row answers the study's question, not "none vs ECA".
+    """
     rows = []
     for (backbone, dataset), g in vt.groupby(["backbone", "dataset"], sort=False):
         cand = g[~g["is_baseline"] & g["top1_mean"].notna()]
+        base_variant = g.loc[g["is_baseline"], "variant"]
+        if len(base_variant) and base_variant.iloc[0] != "none":
+            cand = cand[cand["variant"] != "none"]
         if cand.empty:
             continue
         r = cand.loc[cand["top1_mean"].astype(float).idxmax()]
