@@ -169,7 +169,7 @@ def test_config_can_narrow_a_study_grid(tmp_path):
 
 def test_default_config_plan(tmp_path):
     plan = build_plan(default_config(), workdir=ROOT, basedir=ROOT)
-    assert set(plan["studies"]) == {"attention_zoo"}
+    assert set(plan["studies"]) == {"attention_zoo", "eca_kernel", "eca_gamma_b", "eca_odd_rule"}
     zoo = plan["studies"]["attention_zoo"]
     archs = {r["architecture_id"] for r in plan["runs"].values()}
     # the headline study: two backbone families and a two-stage seed rule with a cap per backbone
@@ -182,8 +182,11 @@ def test_default_config_plan(tmp_path):
         runs = [r for r in zoo["runs"] if r["backbone"] == backbone]
         assert len(runs) == len({r["architecture_id"] for r in runs}) * cap
         assert {r["seed"] for r in runs} == set(zoo["seeds"][:cap])
-    assert len(plan["runs"]) == len(zoo["runs"]) == 4 * 6 + 4 * 3
-    assert len(plan["static_runs"]) == len(archs) * rule["n0"]
+    assert len(zoo["runs"]) == 4 * 6 + 4 * 3
+    # the design screens (ResNet-20, seeds 0-2) add four architectures: k=1, k=7, gamma=3 ([1,3,3]) and
+    # odd off ([2,3,3]); the plain and adaptive-ECA runs and gamma=4 (k=1 everywhere) are shared
+    assert len(plan["runs"]) == 4 * 6 + 4 * 3 + 4 * 3
+    assert len(plan["static_runs"]) == (len(archs) - 4) * rule["n0"] + 4 * 3
     # one measure job per backbone and input, timing every architecture of that backbone
     assert len(plan["measurements"]) == 2
     assert set().union(*(m["architectures"] for m in plan["measurements"].values())) == archs
@@ -194,18 +197,19 @@ def test_default_config_plan(tmp_path):
             assert run["config"]["model"] == {"small_input": True, "position": "output", "width_mult": 0.35}
 
 
-def test_design_config_plans_the_screens_against_the_papers_choice(tmp_path):
-    cfg = {**default_config(), **yaml.safe_load((ROOT / "config" / "design.yaml").read_text())}
+def test_default_design_screens_are_planned_against_the_papers_choice(tmp_path):
+    cfg = default_config()
     plan = build_plan(cfg, workdir=ROOT, basedir=ROOT)
-    assert set(plan["studies"]) == {"eca_kernel", "eca_gamma_b", "eca_odd_rule"}
-    for study in plan["studies"].values():
-        assert study["baseline"] == "eca" and "none" in study["specs"]
+    for name in ("eca_kernel", "eca_gamma_b", "eca_odd_rule"):
+        study = plan["studies"][name]
+        assert study["baseline"] == "eca" and "none" in study["specs"] and study["seeds"] == [0, 1, 2]
     # the kernel study: adaptive is k=3 on ResNet-20, so it is the same run as eca(k=3)
     kernel = study_runs(plan, "eca_kernel")
     assert "eca(k=3)" in kernel["eca"]["aliases"] and "eca(k=3)" not in kernel
     # fewer runs than specs x seeds: aliases and runs shared by two studies are computed once
-    listed = sum(len(s["specs"]) for s in plan["studies"].values())
-    assert len(plan["runs"]) < listed * len(cfg["seeds"])
+    design = [s for n, s in plan["studies"].items() if n != "attention_zoo"]
+    design_runs = {r["run_id"] for s in design for r in s["runs"]}
+    assert len(design_runs) < sum(len(s["specs"]) for s in design) * 3
 
 
 def test_plan_is_deterministic_and_json(tmp_path):
