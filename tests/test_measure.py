@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import math
+import os
 import re
+import subprocess
+import sys
 import time
 
 import pytest
@@ -416,7 +419,7 @@ def test_throughput_cuda(dtype, channels_last):
 
 ENV_KEYS = {
     "python", "platform", "torch", "torchvision", "fvcore", "numpy", "cuda", "cudnn", "cuda_available",
-    "devices", "cpu_model", "cpu_count", "num_threads", "git_commit", "git_dirty",
+    "devices", "cpu_model", "cpu_capability", "cpu_count", "num_threads", "git_commit", "git_dirty",
 }
 
 
@@ -425,9 +428,19 @@ def test_environment_keys():
     assert ENV_KEYS <= env.keys()
     assert env["torch"] == torch.__version__
     assert env["num_threads"] == torch.get_num_threads()
+    assert env["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
     assert isinstance(env["devices"], list)
     if not torch.cuda.is_available():
         assert env["cuda"] is None and env["cudnn"] is None and env["devices"] == []
+
+
+def test_environment_records_the_kernel_set_torch_runs_not_just_the_cpu():
+    # ATEN_CPU_CAPABILITY picks torch's CPU kernels; AVX2 and AVX512 kernels give different numbers for
+    # the same run, so the record must say which ran (docs/workflow.md, "Same config, same numbers")
+    code = "from ecabench.measure import environment; print(environment()['cpu_capability'])"
+    out = subprocess.run([sys.executable, "-c", code], env={**os.environ, "ATEN_CPU_CAPABILITY": "default"},
+                         capture_output=True, text=True, check=True)
+    assert out.stdout.split()[-1] == "DEFAULT"
 
 
 def test_environment_outside_git(tmp_path, monkeypatch):

@@ -117,6 +117,7 @@ def _record(spec, seed):
         "resolved": {"k": ks} if ks else {}, "metrics": metrics, "curves": curves,
         "timings": {"started_at": "2024-01-01T00:00:00Z", "finished_at": "2024-01-01T00:01:00Z", "total_time_s": 60.0},
         "environment": {"python": "3.11.9", "torch": "2.4.0", "device": "cpu", "cpu_model": "Synthetic CPU",
+                        "cpu_capability": "AVX512" if seed == 2 else "AVX2",  # two kernel sets: two rows
                         "git_commit": "0123456789abcdef", "git_dirty": False},
     }
     validate(rec)
@@ -279,6 +280,8 @@ def test_aggregate_bad_files_warn_and_are_skipped(fixture):
     assert {Path(s["file"]).name for s in meta["skipped"]} == {"corrupt.json", "invalid.json", "broken.json"}
     assert meta["n_records"] == fixture["n_records"]
     assert meta["environments"][0]["cpu_model"] == "Synthetic CPU"
+    # runs under different CPU kernel sets (which change the numbers) are told apart
+    assert {e["cpu_capability"] for e in meta["environments"]} == {"AVX2", "AVX512"}
 
 
 def test_aggregate_outputs_written_atomically(fixture):
@@ -395,6 +398,7 @@ def test_report_paper_section_without_reference(report):
 def test_report_states_environment_and_config(report):
     html = report["index"].read_text()
     assert "Synthetic CPU" in html and "0123456789ab" in html and "2.4.0" in html
+    assert "CPU kernels" in html and "AVX512" in html and "AVX2" in html
     assert "note: synthetic" in html
 
 

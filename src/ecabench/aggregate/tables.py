@@ -27,8 +27,8 @@ def _param_cell(value):
 
 
 def _environment_summary(records: dict[str, dict]) -> list[dict]:
-    keys = ("python", "torch", "torchvision", "fvcore", "ecabench", "device", "cpu_model", "cuda",
-            "cudnn", "devices", "num_threads", "platform", "git_commit", "git_dirty")
+    keys = ("python", "torch", "torchvision", "fvcore", "ecabench", "device", "cpu_model", "cpu_capability",
+            "cuda", "cudnn", "devices", "num_threads", "platform", "git_commit", "git_dirty")
     counter: Counter = Counter()
     for rec in records.values():
         env = rec.get("environment") or {}

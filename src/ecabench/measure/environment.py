@@ -67,9 +67,10 @@ def environment(cwd: str | os.PathLike | None = None) -> dict:
     ``torchvision``, ``fvcore``, ``numpy``, ``ecabench``, ``cuda`` (``torch.version.cuda`` when CUDA
     is usable, else None), ``cuda_build`` (the CUDA version torch was built with, or None),
     ``cudnn`` (int or None), ``cuda_available``, ``device_count``, ``devices`` (CUDA device names),
-    ``cpu_model``, ``cpu_count``, ``num_threads`` (``torch.get_num_threads()``), ``git_commit``,
-    ``git_dirty`` (see :func:`git_state`; the checkout is the one containing ``cwd``, default the
-    current directory).
+    ``cpu_model``, ``cpu_capability`` (the instruction set torch's CPU kernels use, e.g. ``AVX512``:
+    the same config gives the same numbers only under the same one), ``cpu_count``, ``num_threads``
+    (``torch.get_num_threads()``), ``git_commit``, ``git_dirty`` (see :func:`git_state`; the checkout
+    is the one containing ``cwd``, default the current directory).
     """
     torch = _safe(lambda: __import__("torch"))
     cuda_available = bool(_safe(lambda: torch.cuda.is_available())) if torch is not None else False
@@ -90,6 +91,7 @@ def environment(cwd: str | os.PathLike | None = None) -> dict:
         "device_count": _safe(lambda: torch.cuda.device_count()) if cuda_available else 0,
         "devices": (_safe(_cuda_devices) or []) if cuda_available else [],
         "cpu_model": _safe(cpu_model_name),
+        "cpu_capability": _safe(lambda: torch.backends.cpu.get_cpu_capability()) if torch is not None else None,
         "cpu_count": _safe(os.cpu_count),
         "num_threads": _safe(lambda: torch.get_num_threads()) if torch is not None else None,
         "executable": sys.executable,

@@ -251,7 +251,8 @@ def _env_table(meta: dict) -> pd.DataFrame | None:
         rows.append({
             "Runs": e.get("runs", ""), "Device": e.get("device", ""),
             "GPU(s)": ", ".join(devices) if isinstance(devices, list) else (devices or ""),
-            "CPU": e.get("cpu_model", "") or "", "Threads": e.get("num_threads", "") or "",
+            "CPU": e.get("cpu_model", "") or "",
+            "CPU kernels": e.get("cpu_capability", "") or "", "Threads": e.get("num_threads", "") or "",
             "Python": e.get("python", ""), "torch": e.get("torch", ""), "torchvision": e.get("torchvision", "") or "",
             "CUDA": e.get("cuda", "") or "", "ecabench": e.get("ecabench", "") or "",
             "git commit": (str(e.get("git_commit") or "")[:12] + (" (dirty)" if e.get("git_dirty") else "")),
