@@ -72,14 +72,13 @@ def environment(cwd: str | os.PathLike | None = None) -> dict:
     (``torch.get_num_threads()``), ``git_commit``, ``git_dirty`` (see :func:`git_state`; the checkout
     is the one containing ``cwd``, default the current directory).
     """
-    torch = _safe(lambda: __import__("torch"))
-    cuda_available = bool(_safe(lambda: torch.cuda.is_available())) if torch is not None else False
+    cuda_available = bool(_safe(torch.cuda.is_available))
     info: dict[str, Any] = {
         "python": platform.python_version(),
         "python_implementation": platform.python_implementation(),
         "platform": _safe(platform.platform),
         "machine": _safe(platform.machine),
-        "torch": getattr(torch, "__version__", None),
+        "torch": torch.__version__,
         "torchvision": _package_version("torchvision"),  # not imported: ~0.5 s per training job
         "fvcore": _package_version("fvcore"),
         "numpy": _safe(lambda: __import__("numpy").__version__),
@@ -91,9 +90,9 @@ def environment(cwd: str | os.PathLike | None = None) -> dict:
         "device_count": _safe(lambda: torch.cuda.device_count()) if cuda_available else 0,
         "devices": (_safe(_cuda_devices) or []) if cuda_available else [],
         "cpu_model": _safe(cpu_model_name),
-        "cpu_capability": _safe(lambda: torch.backends.cpu.get_cpu_capability()) if torch is not None else None,
+        "cpu_capability": _safe(torch.backends.cpu.get_cpu_capability),
         "cpu_count": _safe(os.cpu_count),
-        "num_threads": _safe(lambda: torch.get_num_threads()) if torch is not None else None,
+        "num_threads": torch.get_num_threads(),
         "executable": sys.executable,
     }
     info.update(_safe(lambda: git_state(cwd)) or {"git_commit": None, "git_dirty": None})
