@@ -5,8 +5,7 @@
 """
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from ecabench.util.lazy import lazy_exports
 
 _EXPORTS = {
     "AttentionVariant": "base", "CBAM": "cbam", "ECA": "eca", "ECANS": "eca_ns", "NoAttention": "none",
@@ -14,9 +13,4 @@ _EXPORTS = {
     "adaptive_kernel_size": "eca", "same_padding_1d": "eca",
 }
 __all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

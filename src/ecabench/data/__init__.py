@@ -30,7 +30,7 @@ files): each name below is loaded from its module on first use (PEP 562), so the
 """
 from __future__ import annotations
 
-import importlib
+from ecabench.util.lazy import lazy_exports
 
 _EXPORTS = {
     "bundle": ("DataBundle", "FolderSplit", "Split", "TensorSplit"),
@@ -43,19 +43,6 @@ _EXPORTS = {
 _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
 
 __all__ = sorted(_MODULE_OF)
-
-
-_MODULES = ("bundle", "catalog", "imagefolder", "load", "loaders", "sources", "splits")
-
-
-def __getattr__(name: str):
-    if name in _MODULES:  # ``ecabench.data.sources`` before anything imported it
-        return importlib.import_module(f"{__name__}.{name}")
-    module = _MODULE_OF.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+# a submodule itself resolves too (``ecabench.data.sources`` before anything imported it)
+__getattr__, __dir__ = lazy_exports(
+    __name__, _MODULE_OF, submodules=("bundle", "catalog", "imagefolder", "load", "loaders", "sources", "splits"))

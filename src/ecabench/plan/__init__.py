@@ -6,8 +6,7 @@ so the steps downstream read a plan (:mod:`.reader`) without importing the plann
 """
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from ecabench.util.lazy import lazy_exports
 
 _EXPORTS = {
     "PLAN_VERSION": "build", "build_plan": "build", "plan_json": "build", "plan_warnings": "build",
@@ -19,9 +18,4 @@ _EXPORTS = {
     "expand_grid": "studies", "expand_study": "studies", "load_study": "studies", "resolve_study_path": "studies",
 }
 __all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
