@@ -1,12 +1,12 @@
 """Snakemake checkpoint ``precision``: a study's stage-1 run records -> the seeds each setting keeps.
 
-Stein's two-stage rule (ecabench.precision); the plan's rule for the study is the param, so raising
+Stein's two-stage rule (ecabench.analysis.two_stage); the plan's rule for the study is the param, so raising
 the target or the cap re-decides without recomputing any run.
 """
 import json
 
 from ecabench.aggregate import load_records
-from ecabench.precision import decide
+from ecabench.analysis.two_stage import decide
 from ecabench.runtime import job
 from ecabench.util import atomic_write_json
 

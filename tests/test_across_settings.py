@@ -1,4 +1,4 @@
-"""ecabench.across_settings and report.verdict_figures: each number equals the library called directly."""
+"""ecabench.analysis.across and friends: each number equals a hand computation or the library called directly."""
 from __future__ import annotations
 
 import math
@@ -9,11 +9,13 @@ import pytest
 from scipy import stats as st
 from statsmodels.stats.meta_analysis import combine_effects
 from statsmodels.stats.multitest import multipletests
+from statsmodels.stats.proportion import proportion_confint
 
-from ecabench import across_settings as A
-from ecabench import stats
+from ecabench.analysis import across as A
+from ecabench.analysis import omnibus as O
+from ecabench.analysis import paired as stats
+from ecabench.analysis import pooling, ranks, wins
 
-NB = 300  # bootstrap draws in tests
 NS = 2000  # baycomp samples in tests
 
 
@@ -40,7 +42,7 @@ def df():
 
 @pytest.fixture(scope="module")
 def table(df):
-    return A.across_settings(df, "base", n_boot=NB, bayes_samples=NS)
+    return A.across_settings(df, "base", bayes_samples=NS)
 
 
 def _hand(df, v, b="base"):
@@ -51,81 +53,122 @@ def _hand(df, v, b="base"):
 
 
 def test_columns_in_order(table):
-    assert list(table.columns[:23]) == A.COLUMNS[:23]
+    assert list(table.columns) == A.COLUMNS
     assert list(table["variant"]) == ["eca", "se"]
 
 
-def test_meta_analysis_equals_combine_effects(df, table):
-    e, v, _ = _hand(df, "eca")
-    res = combine_effects(e, v, method_re="dl")
-    fe_ci, re_ci = res.conf_int(alpha=0.05)[:2]
+def _welch(e, sd, n, level=0.95):
+    v = sd ** 2 / n
+    k = len(e)
+    se = math.sqrt(v.sum()) / k
+    df = v.sum() ** 2 / (v ** 2 / (n - 1)).sum()
+    half = st.t.ppf(0.5 + level / 2, df) * se
+    return e.mean(), e.mean() - half, e.mean() + half, df
+
+
+def test_average_is_the_equal_weight_mean_with_a_welch_satterthwaite_t_interval(df, table):
+    w = df.pivot_table(index=["setting", "seed"], columns="variant", values="value")
+    d = (w["eca"] - w["base"]).groupby(level="setting", sort=False)
+    e, sd, n = d.mean().to_numpy(), d.std(ddof=1).to_numpy(), d.count().to_numpy().astype(float)
+    mean, lo, hi, df_ws = _welch(e, sd, n)
     row = table.set_index("variant").loc["eca"]
-    assert res.tau2 > 0  # the data disagree across settings: no truncation at play
-    assert row["pooled_delta"] == pytest.approx(res.mean_effect_fe)
-    assert row["re_delta"] == pytest.approx(res.mean_effect_re)
-    assert row["re_ci_low"] == pytest.approx(re_ci[0]) and row["re_ci_high"] == pytest.approx(re_ci[1])
-    assert row["i2"] == pytest.approx(res.i2) and row["tau2"] == pytest.approx(res.tau2)
-    # fixed-effect CI by hand: inverse-variance weights, normal quantile
-    w = 1 / v
-    mean, se = (w * e).sum() / w.sum(), math.sqrt(1 / w.sum())
-    z = st.norm.ppf(0.975)
-    assert row["pooled_delta"] == pytest.approx(mean)
-    assert row["pooled_ci_low"] == pytest.approx(mean - z * se) and row["pooled_ci_high"] == pytest.approx(fe_ci[1])
+    got = (row["avg_delta"], row["avg_ci_low"], row["avg_ci_high"], row["avg_df"])
+    assert got == pytest.approx((mean, lo, hi, df_ws))
+    assert 2 < df_ws < 3 * 7  # between the smallest per-setting df and their sum
+    se = (hi - lo) / 2 / st.t.ppf(0.975, df_ws)
+    assert row["avg_p"] == pytest.approx(2 * st.t.sf(abs(mean / se), df_ws))
     assert row["settings"] == 3 and row["n_pairs"] == 24
 
 
-def test_negative_dl_tau2_is_truncated():
+def test_new_setting_is_a_t_interval_over_the_settings_and_a_prediction(df, table):
+    w = df.pivot_table(index=["setting", "seed"], columns="variant", values="value")
+    e = (w["eca"] - w["base"]).groupby(level="setting", sort=False).mean().to_numpy()
+    q, s = st.t.ppf(0.975, 2), e.std(ddof=1)
+    row = table.set_index("variant").loc["eca"]
+    assert (row["new_ci_low"], row["new_ci_high"]) == pytest.approx((e.mean() - q * s / math.sqrt(3),
+                                                                     e.mean() + q * s / math.sqrt(3)))
+    assert (row["new_pi_low"], row["new_pi_high"]) == pytest.approx((e.mean() - q * s * math.sqrt(4 / 3),
+                                                                     e.mean() + q * s * math.sqrt(4 / 3)))
+    v = (w["eca"] - w["base"]).groupby(level="setting", sort=False).var(ddof=1).to_numpy() / 8
+    res = combine_effects(e, v, method_re="dl")
+    assert res.tau2 > 0 and (row["tau2"], row["i2"]) == pytest.approx((res.tau2, res.i2))
+
+
+def test_two_settings_cannot_speak_for_a_new_one(df):
+    two = A.across_settings(df[df["setting"] != "mbv2/cifar10"], "base", bayes_samples=NS)
+    assert two["new_pi_low"].isna().all() and two["new_ci_low"].isna().all()
+    assert two["avg_ci_low"].notna().all() and (two["settings"] == 2).all()
+    assert "cannot speak for a new backbone" in two["note"].iloc[0]
+    assert "cannot speak for a new backbone" in A.verdict_words(two.iloc[0]) and "expect" not in A.verdict_words(
+        two.iloc[0])
+
+
+def test_heterogeneity_is_truncated_at_zero():
     with np.errstate(all="ignore"):
         raw = combine_effects(np.array([1.0, 1.01]), np.array([0.1, 0.2]), method_re="dl")
     assert raw.tau2 < 0  # statsmodels does not truncate
-    m = A.meta([1.0, 1.01], [0.1, 0.2])
-    assert m["tau2"] == 0 and m["i2"] == 0 and m["re"] == pytest.approx(m["fe"]) and m["re_low"] == m["fe_low"]
+    assert pooling.heterogeneity([1.0, 1.01], [0.1, 0.2]) == (0.0, 0.0)
 
 
-def test_zero_variance_setting_is_skipped_with_a_note():
-    m = A.meta([1.0, 2.0, 1.5], [0.1, 0.0, 0.2])
-    assert m["k"] == 2 and A.ZERO_SD in m["note"]
-    assert m["fe"] == pytest.approx(combine_effects(np.array([1.0, 1.5]), np.array([0.1, 0.2])).mean_effect_fe)
+def test_average_broadcasts_over_replications():
+    rng = np.random.default_rng(0)
+    e, sd = rng.normal(size=(5, 3)), rng.uniform(0.5, 2, size=(5, 3))
+    n = np.full((5, 3), 4.0)
+    batch = pooling.equal_weight_average(e, sd, n)
+    for i in range(5):
+        one = pooling.equal_weight_average(e[i], sd[i], n[i])
+        assert (batch.low[i], batch.high[i]) == pytest.approx((float(one.low), float(one.high)))
+        assert batch.low[i] == pytest.approx(_welch(e[i], sd[i], n[i])[1])
 
 
-def _pi_groups(df, v="v", b="b"):
+def test_win_counts_and_clopper_pearson(df, table):
     w = df.pivot_table(index=["setting", "seed"], columns="variant", values="value")
-    return [(g[v].to_numpy(), g[b].to_numpy()) for _, g in w.groupby(level="setting")]
+    d = (w["se"] - w["base"]).to_numpy()
+    row = table.set_index("variant").loc["se"]
+    assert (row["wins"], row["ties"], row["losses"]) == (int((d > 0).sum()), 0, int((d < 0).sum()))
+    lo, hi = proportion_confint(row["wins"], 24, alpha=0.05, method="beta")
+    assert (row["win_rate"], row["win_ci_low"], row["win_ci_high"]) == pytest.approx((row["wins"] / 24, lo, hi))
 
 
-def test_bootstrap_keeps_pairs_and_is_deterministic():
-    # a large per-seed component shared by both variants, a small consistent gain: the variant wins on
-    # every seed, so a bootstrap that keeps the pairs never sees a loss; one that breaks them does
-    df = _frame({f"s{i}/d": {"b": 0, "v": 1.0} for i in range(3)}, n_seeds=10, shared=5.0, noise=0.2)
-    groups = _pi_groups(df)
-    paired = A.p_improve(groups, n_boot=NB, seed=3)
-    broken = A.p_improve(groups, n_boot=NB, seed=3, paired=False)
-    assert paired == (1.0, 1.0, 1.0) and broken[0] == 1.0  # same point estimate
-    assert broken[2] - broken[1] > 0.1 and broken[1] < 0.8
-    assert A.p_improve(groups, n_boot=NB, seed=3) == paired
-    t1 = A.across_settings(df, "b", n_boot=NB, seed=5, bayes_samples=NS)
-    t2 = A.across_settings(df, "b", n_boot=NB, seed=5, bayes_samples=NS)
-    t3 = A.across_settings(df, "b", n_boot=NB, seed=5, bayes_samples=NS, _paired=False)
-    pd.testing.assert_frame_equal(t1, t2)
-    r1, r3 = t1.iloc[0], t3.iloc[0]
-    assert r1["p_improve_ci_high"] - r1["p_improve_ci_low"] < r3["p_improve_ci_high"] - r3["p_improve_ci_low"]
-    # hand point estimate: mean over settings of the fraction of won seeds (ties 1/2)
-    hand = np.mean([np.mean((x > y) + 0.5 * (x == y)) for x, y in groups])
-    assert r1["p_improve"] == pytest.approx(hand)
+def test_a_variant_that_loses_every_seed_keeps_an_interval_of_positive_width():
+    r = wins.win_rate([np.array([-1.0, -2.0, -0.5]), np.array([-1.0, -0.1, -0.2])])
+    assert (r["wins"], r["ties"], r["losses"], r["p"]) == (0, 0, 6, 0.0)
+    assert r["low"] == 0.0 and r["high"] == pytest.approx(1 - 0.025 ** (1 / 6))
+    assert wins.counts([1.0, 0.0, -1.0, np.nan]) == (1, 1, 1)
 
 
-def test_p_improve_ties_count_half():
-    x, y = np.array([1.0, 2.0, 3.0, 4.0]), np.array([1.0, 1.0, 4.0, 4.0])
-    assert A.p_improve([(x, y)], n_boot=10)[0] == pytest.approx((0.5 + 1 + 0 + 0.5) / 4)
+def test_stein_interval_uses_the_stage_1_sd_and_its_degrees_of_freedom():
+    a = {s: v for s, v in enumerate([1.0, 3.0, 2.5, 0.0, 4.0, 2.0])}
+    b = dict.fromkeys(a, 0.0)
+    r = stats.paired_difference(a, b, stage1=[0, 1, 2])
+    d = np.array(list(a.values()))
+    s0 = d[:3].std(ddof=1)
+    half = st.t.ppf(0.975, 2) * s0 / math.sqrt(6)
+    assert (r.delta_mean, r.delta_std, r.ci_low, r.ci_high) == pytest.approx((d.mean(), s0, d.mean() - half,
+                                                                              d.mean() + half))
+    assert r.df == 2 and r.method == "stein" and r.n_pairs == 6
+    assert r.p_value == pytest.approx(2 * st.t.sf(d.mean() / (s0 / math.sqrt(6)), 2))
+    naive = stats.paired_difference(a, b)
+    assert naive.method == "t" and naive.df == 5 and naive.ci_low != pytest.approx(r.ci_low)
+
+
+def test_two_stage_settings_feed_stein_into_the_average(df):
+    first = {s: [0, 1, 2] for s in EFFECTS}
+    ps = A.per_setting(df, "base", stage1=first)
+    assert set(ps["method"]) == {"stein"} and set(ps["df"]) == {2}
+    t = A.across_settings(df, "base", bayes_samples=NS, stage1=first).set_index("variant")
+    e = ps[ps["variant"] == "eca"]
+    assert t.loc["eca", "avg_ci_low"] == pytest.approx(
+        float(pooling.equal_weight_average(e["delta"], e["sd"], e["n"], e["df"]).low))
 
 
 def test_friedman_wilcoxon_holm_and_bayes_equal_the_libraries(df, table):
     w = df.pivot_table(index=["setting", "seed"], columns="variant", values="value").dropna()
     fr = st.friedmanchisquare(w["base"], w["eca"], w["se"])
     assert list(table["p_friedman"]) == pytest.approx([fr.pvalue] * 2, rel=1e-9, abs=0)
-    ranks = w.rank(axis=1, ascending=False).mean()
-    assert table.set_index("variant")["mean_rank"].to_dict() == pytest.approx(ranks[["eca", "se"]].to_dict())
-    assert table.attrs["baseline_mean_rank"] == pytest.approx(ranks["base"])
+    rk = w.rank(axis=1, ascending=False).mean()
+    assert table.set_index("variant")["mean_rank"].to_dict() == pytest.approx(rk[["eca", "se"]].to_dict())
+    assert table.attrs["baseline_mean_rank"] == pytest.approx(rk["base"])
     p = [st.wilcoxon(w[v], w["base"], zero_method="pratt").pvalue for v in ("eca", "se")]
     assert list(table["p_holm"]) == pytest.approx(list(multipletests(p, method="holm")[1]))
     from baycomp import SignedRankTest
@@ -133,35 +176,33 @@ def test_friedman_wilcoxon_holm_and_bayes_equal_the_libraries(df, table):
     for _, row in table.iterrows():
         left, rope, right = SignedRankTest.probs(w[row["variant"]].to_numpy(), w["base"].to_numpy(), rope=0.5,
                                                  nsamples=NS, random_state=0)
-        assert (row["p_better"], row["p_rope"], row["p_worse"]) == pytest.approx((left, rope, right))
-        assert row["p_worse"] + row["p_rope"] + row["p_better"] == pytest.approx(1.0)
+        assert (row["bayes_better"], row["bayes_rope"], row["bayes_worse"]) == pytest.approx((left, rope, right))
     eca = table.set_index("variant").loc["eca"]
-    assert eca["p_worse"] > 0.9  # eca is 0.5-2.5 points worse: the direction of baycomp's "right" is right
+    assert eca["bayes_worse"] > 0.9  # eca is 0.5-2.5 points worse: the direction of baycomp's "right" is right
 
 
-def test_holm_helper_matches_stats_holm():
+def test_holm_is_statsmodels_and_skips_nan():
     p = [0.01, 0.04, 0.03, float("nan"), 0.2]
-    got = A._holm(p)
-    assert np.isnan(got[3])
-    assert list(np.delete(got, 3)) == pytest.approx([v for v in stats.holm(p) if math.isfinite(v)])
+    got = stats.holm(p)
+    assert math.isnan(got[3])
+    assert [got[i] for i in (0, 1, 2, 4)] == pytest.approx(list(multipletests([0.01, 0.04, 0.03, 0.2],
+                                                                              method="holm")[1]))
 
 
-def test_one_setting_gives_nan_meta_analysis_with_note(df):
+def test_one_setting_gives_per_setting_figures_only(df):
     one = df[df["setting"] == "resnet20/cifar10"]
-    t = A.across_settings(one, "base", n_boot=NB, bayes_samples=NS)
-    meta_cols = ["pooled_delta", "pooled_ci_low", "pooled_ci_high", "re_delta", "re_ci_low", "re_ci_high", "i2",
-                 "tau2"]
-    assert t[meta_cols].isna().all().all()
-    assert t["note"].str.contains("no across-settings estimate").all()
-    assert t["p_improve"].notna().all()
-    assert "see the per-setting table" in A.verdict_words(t.iloc[0])
+    t = A.across_settings(one, "base", bayes_samples=NS)
+    assert (t["settings"] == 1).all() and t["new_pi_low"].isna().all()
+    ps = A.per_setting(one, "base").set_index("variant")
+    assert t.set_index("variant")["avg_ci_low"].to_dict() == pytest.approx(ps["ci_low"].to_dict())
+    assert t["wins"].notna().all()
 
 
 def test_failed_run_drops_its_pair_only(df):
     bad = df.copy()
     hit = (bad["setting"] == "mbv2/cifar10") & (bad["seed"] == 2) & (bad["variant"] == "eca")
     bad.loc[hit, "value"] = np.nan
-    t = A.across_settings(bad, "base", n_boot=NB, bayes_samples=NS).set_index("variant")
+    t = A.across_settings(bad, "base", bayes_samples=NS).set_index("variant")
     assert t.loc["eca", "n_pairs"] == 23 and t.loc["se", "n_pairs"] == 24
     ps = A.per_setting(bad, "base")
     assert ps.set_index(["variant", "setting"]).loc[("eca", "mbv2/cifar10"), "n"] == 7
@@ -169,23 +210,21 @@ def test_failed_run_drops_its_pair_only(df):
 
 
 def test_missing_baseline_says_so(df):
-    t = A.across_settings(df, "nope", n_boot=NB, bayes_samples=NS)
-    assert (t["note"].str.contains("nothing to compare")).all() and t["pooled_delta"].isna().all()
+    t = A.across_settings(df, "nope", bayes_samples=NS)
+    assert (t["note"].str.contains("nothing to compare")).all() and t["avg_delta"].isna().all()
 
 
 def test_two_variants_no_friedman(df):
-    t = A.across_settings(df[df["variant"] != "se"], "base", n_boot=NB, bayes_samples=NS)
-    assert np.isnan(t["p_friedman"]).all() and A.TWO_VARIANTS in t["note"].iloc[0]
+    t = A.across_settings(df[df["variant"] != "se"], "base", bayes_samples=NS)
+    assert np.isnan(t["p_friedman"]).all() and ranks.TWO_VARIANTS in t["note"].iloc[0]
 
 
 def test_verdict_words(table):
     eca = A.verdict_words(table.iloc[0])
-    assert "eca is" in eca and "worse than base" in eca and "3 settings" in eca and "disagree" in eca
-    assert "P(worse)" in eca and "random effects)" in eca and "reliably below 0.5" in eca
-    se = A.verdict_words(table.iloc[1])  # fixed effect above 0, random effects across 0
-    assert "better than base" in se and "could go either way" in se
-    row = dict(table.iloc[1], pooled_delta=0.1, pooled_ci_low=-0.2, pooled_ci_high=0.4, i2=0.1)
-    assert "inside the noise" in A.verdict_words(row) and "disagree" not in A.verdict_words(row)
+    assert "eca is" in eca and "worse than base" in eca and "averaged over these 3 settings" in eca
+    assert "on a new setting expect" in eca and "P(worse)" in eca and "better on 0 of 24 paired seeds" in eca
+    row = dict(table.iloc[1], avg_delta=0.1, avg_ci_low=-0.2, avg_ci_high=0.4)
+    assert "inside the noise" in A.verdict_words(row)
 
 
 def test_pairwise(df):
@@ -200,38 +239,42 @@ def test_pairwise(df):
         assert r["p_value"] == pytest.approx(st.ttest_rel(w["eca"], w["se"]).pvalue)
     allrow = pw[(pw["backbone"] == "all") & (pw["a"] == "eca") & (pw["b"] == "se")]
     assert len(allrow) == 1 and allrow["dataset"].iloc[0] == "all" and allrow["n"].iloc[0] == 24
-    e, v, _ = _hand(df, "eca", "se")
-    res = combine_effects(e, v, method_re="dl")
-    assert allrow["delta"].iloc[0] == pytest.approx(res.mean_effect_fe)
-    z = res.mean_effect_fe / res.sd_eff_w_fe
-    assert allrow["p_value"].iloc[0] == pytest.approx(2 * st.norm.sf(abs(z)))
+    w = df.pivot_table(index=["setting", "seed"], columns="variant", values="value")
+    g = (w["eca"] - w["se"]).groupby(level="setting", sort=False)
+    mean, lo, hi, df_ws = _welch(g.mean().to_numpy(), g.std(ddof=1).to_numpy(), g.count().to_numpy().astype(float))
+    got = (allrow["delta"].iloc[0], allrow["ci_low"].iloc[0], allrow["ci_high"].iloc[0])
+    assert got == pytest.approx((mean, lo, hi))
+    se = (hi - lo) / 2 / st.t.ppf(0.975, df_ws)
+    assert allrow["p_value"].iloc[0] == pytest.approx(2 * st.t.sf(abs(mean / se), df_ws))
     across = pw[pw["backbone"] == "all"]
     assert list(across["p_holm"]) == pytest.approx(list(multipletests(across["p_value"], method="holm")[1]))
 
 
-def test_omnibus_clear_effect_and_gap_ci():
+def test_omnibus_clear_effect_and_a_simultaneous_gap_ci():
     one = _frame({"r/c": {"a": 0, "b": 1.0, "c": 3.0}}, n_seeds=6)
-    o = A.omnibus(one)
+    o = O.omnibus(one)
     assert o["test"] == "friedman" and o["p_value"] < 0.01 and o["levels"] == 3 and o["n"] == 6
     assert np.isfinite(o["anova_p"]) and o["anova_p"] < 0.01
     assert (o["gap_a"], o["gap_b"]) == ("c", "a")
     w = one.pivot(index="seed", columns="variant", values="value")
     d = w["c"] - w["a"]
-    half = st.t.ppf(0.975, 5) * d.std(ddof=1) / math.sqrt(6)
+    assert o["gap_level"] == pytest.approx(1 - 0.05 / 3)  # Bonferroni over the 3 pairs it was picked from
+    half = st.t.ppf(1 - 0.025 / 3, 5) * d.std(ddof=1) / math.sqrt(6)
     assert o["largest_gap"] == pytest.approx(d.mean())
     assert (o["gap_ci_low"], o["gap_ci_high"]) == pytest.approx((d.mean() - half, d.mean() + half))
     sd = stats.pooled_sd([(w[x] - w[y]).std(ddof=1) for x, y in [("a", "b"), ("a", "c"), ("b", "c")]], [6] * 3)
     assert o["mde"] == pytest.approx(stats.power(sd, 6).mde)
+    assert np.isnan(O.omnibus(one, anova=False)["anova_p"])
 
 
 def test_omnibus_identical_and_degenerate():
     one = _frame({"r/c": {"a": 0, "b": 0, "c": 0}}, n_seeds=5, noise=0.0)
-    o = A.omnibus(one)
+    o = O.omnibus(one)
     assert (np.isnan(o["p_value"]) or o["p_value"] == 1) and o["note"]
-    two = A.omnibus(_frame({"r/c": {"a": 0, "b": 2.0}}, n_seeds=5))
-    assert two["test"] == "paired t" and two["p_value"] < 0.01
-    assert np.isnan(A.omnibus(_frame({"r/c": {"a": 0}}))["p_value"])
-    assert np.isnan(A.omnibus(_frame({"r/c": {"a": 0, "b": 1}}, n_seeds=1))["p_value"])
+    two = O.omnibus(_frame({"r/c": {"a": 0, "b": 2.0}}, n_seeds=5))
+    assert two["test"] == "paired t" and two["p_value"] < 0.01 and two["gap_level"] == pytest.approx(0.95)
+    assert np.isnan(O.omnibus(_frame({"r/c": {"a": 0}}))["p_value"])
+    assert np.isnan(O.omnibus(_frame({"r/c": {"a": 0, "b": 1}}, n_seeds=1))["p_value"])
 
 
 def _ok(paths):
@@ -243,11 +286,11 @@ def _ok(paths):
 def test_figures(tmp_path, df, table):
     from ecabench.report import verdict_figures as vf
 
-    _ok(vf.cd_diagram(df, tmp_path / "cd", "cd"))
-    _ok(vf.cd_diagram(A.nemenyi(df), tmp_path / "cd2", "cd from ranks"))
-    ps = A.per_setting(df, "base")
-    _ok(vf.forest_plot(ps[ps["variant"] == "eca"], table.iloc[0], tmp_path / "forest", "eca vs base"))
+    _ok(vf.cd_diagram(ranks.nemenyi(df), tmp_path / "cd", "cd from ranks"))
+    _ok(vf.forest_plot(table.attrs["per_setting"], table, tmp_path / "forest", "every variant vs base"))
+    svg = (tmp_path / "forest.svg").read_text()
+    assert "average of 3 settings" in svg and "se · mbv2/cifar10" in svg
     empty = df.iloc[:0]
-    _ok(vf.cd_diagram(empty, tmp_path / "cd_empty", "none"))
+    _ok(vf.cd_diagram(ranks.nemenyi(empty), tmp_path / "cd_empty", "none"))
     _ok(vf.forest_plot(A.per_setting(empty, "base"), None, tmp_path / "forest_empty", "none"))
     assert "no paired differences" in (tmp_path / "forest_empty.svg").read_text()

@@ -16,10 +16,10 @@ import pytest
 import yaml
 from scipy import stats as st
 
+from ecabench.analysis.paired import stein_total_n
+from ecabench.analysis.two_stage import decide
 from ecabench.plan import PlanError, build_plan
 from ecabench.plan.precision import chosen_run_ids, stage1_run_ids
-from ecabench.precision import decide
-from ecabench.stats import stein_total_n
 
 ROOT = Path(__file__).resolve().parents[1]
 STUDY = """
@@ -160,7 +160,7 @@ def test_a_comparison_without_two_stage_1_pairs_runs_to_the_cap(tmp_path):
 def test_per_backbone_caps_plan_decide_and_report_each_setting_its_own_cap(tmp_path):
     import pandas as pd
 
-    from ecabench.report.tables import add_precision
+    from ecabench.analysis.variant_table import add_precision
 
     caps = {"resnet20": 5, "resnet32": 3}
     plan = _plan(tmp_path, _config(backbones=["resnet20", "resnet32"], studies=[
@@ -179,7 +179,8 @@ def test_per_backbone_caps_plan_decide_and_report_each_setting_its_own_cap(tmp_p
     assert {plan["runs"][r]["seed"] for r in chosen_run_ids(rule, decision)} == {0, 1, 2, 3, 4}
 
     vt = pd.DataFrame({"backbone": ["cifar_resnet20", "cifar_resnet32"], "dataset": ["digits"] * 2,
-                       "is_baseline": [False, False], "n_pairs": [5, 3], "delta_std": [1.4, 1.4]})
+                       "is_baseline": [False, False], "n_pairs": [5, 3], "delta_ci_low": [-2.0, -2.5],
+                       "delta_ci_high": [2.0, 2.5]})  # Stein half-widths 2.0 and 2.5: wider than the target
     out = add_precision(vt, decision)
     assert out["max_seeds"].tolist() == [5, 3] and out["precision"].tolist() == ["cap reached"] * 2
 

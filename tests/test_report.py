@@ -468,7 +468,7 @@ def test_the_paper_section_cites_the_paper_and_names_no_machine_path(tmp_path):
 
 
 def test_alias_grid_cells_get_their_label_statistics(fixture, report):
-    from ecabench.report import tables
+    from ecabench.analysis import variant_table as tables
 
     vt = pd.read_csv(report["out"] / "tables" / "eca_gamma_b__variants.csv", keep_default_na=False,
                      na_values=[""])
@@ -566,7 +566,8 @@ def test_tuned_evaluations_join_the_tables_and_the_report(tmp_path):
 
 
 def test_relative_throughput_is_the_interleaved_ratio_with_its_ci():
-    from ecabench.report import formatting, tables
+    from ecabench.analysis import variant_table as tables
+    from ecabench.report import formatting
 
     nan = math.nan
     gdf = pd.DataFrame({"is_baseline": [True, False, False], "variant": ["none", "eca", "se"],

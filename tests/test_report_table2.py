@@ -5,9 +5,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from ecabench.analysis.variant_table import variant_table
 from ecabench.reference import TABLE2_SPECS
 from ecabench.report.table2 import table2_table
-from ecabench.report.tables import variant_table
 from ecabench.specs import parse_spec
 
 

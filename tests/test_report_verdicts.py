@@ -5,6 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from ecabench.analysis.across import COLUMNS
 from ecabench.report.verdicts import omnibus_words, verdict_section
 
 EFFECT = {"none": 0.0, "eca": -1.5, "se": -2.0, "cbam": -4.0}
@@ -27,52 +28,54 @@ def _tidy(settings=("cifar_resnet20", "mobilenet_v2(width_mult=0.35)"), seeds=ra
 def ctx(tmp_path):
     (tmp_path / "tables").mkdir()
     (tmp_path / "figures").mkdir()
-    return {"out_dir": tmp_path, "metric": "test_top1_pct", "rope": 0.5, "n_boot": 300, "bayes_samples": 2000}
+    return {"out_dir": tmp_path, "metric": "test_top1_pct", "rope": 0.5, "bayes_samples": 2000}
 
 
 def test_zoo_across_two_backbones_writes_the_verdict_tables(ctx):
     out = verdict_section("attention_zoo", "Attention zoo", _tidy(), "none", ctx, "zoo")
     across = pd.read_csv(ctx["out_dir"] / "tables" / "attention_zoo__across_settings.csv")
     assert list(across["variant"]) == ["eca", "se", "cbam"] and (across["settings"] == 2).all()
-    for col in ("variant", "baseline", "settings", "n_pairs", "pooled_delta", "pooled_ci_low", "pooled_ci_high",
-                "re_delta", "re_ci_low", "re_ci_high", "i2", "tau2", "p_improve", "p_improve_ci_low",
-                "p_improve_ci_high", "mean_rank", "p_holm", "p_worse", "p_rope", "p_better"):
-        assert col in across.columns
+    assert list(across.columns) == COLUMNS
     eca = across.set_index("variant").loc["eca"]
-    assert eca["pooled_ci_low"] < -1.5 < eca["pooled_ci_high"] and eca["pooled_ci_high"] < 0
-    assert eca["p_worse"] > 0.9 and eca["n_pairs"] == 12
+    assert eca["avg_ci_low"] < -1.5 < eca["avg_ci_high"] and eca["avg_ci_high"] < 0
+    assert eca["bayes_worse"] > 0.9 and eca["n_pairs"] == 12 and eca["wins"] + eca["ties"] + eca["losses"] == 12
+    assert across["new_pi_low"].isna().all()  # two settings: nothing said about a new one
     pw = pd.read_csv(ctx["out_dir"] / "tables" / "attention_zoo__pairwise.csv")
     assert {"backbone", "dataset", "a", "b", "delta", "ci_low", "ci_high", "p_holm", "n"} <= set(pw.columns)
     eca_se = pw[(pw["a"] == "eca") & (pw["b"] == "se")]
     assert set(eca_se["backbone"]) == {"cifar_resnet20", "mobilenet_v2(width_mult=0.35)", "all"}
     assert eca_se.loc[eca_se["backbone"] == "all", "delta"].iloc[0] == pytest.approx(0.5, abs=0.4)
-    (answer,) = out["answers"]
-    assert answer.startswith("Attention zoo: best attention module across settings eca; paired margin over the "
-                             "runner-up se")
-    assert len(out["headline"]) == 3 and "worse" in out["headline"][0]["In words"]
-    kinds = [f["kind"] for f in out["figures"]]
-    assert kinds.count("forest") == 3 and "cd_diagram" in kinds
+    sentence = out["sentence"]
+    assert sentence.startswith("Attention zoo — averaged over these 2 settings, Δ top-1 vs none (95% CI): eca ")
+    assert "cannot speak for a new backbone" in sentence and "the most accurate attention module is eca" in sentence
+    assert len(out["headline"]) == 3 and "New setting [≥95% prediction]" not in out["headline"][0]
+    assert len(out["answers"]) == 3 and "worse" in out["answers"][0]
+    assert [f["kind"] for f in out["figures"]] == ["forest", "cd_diagram"] and out["forest"] is out["figures"][0]
 
 
 def test_one_setting_says_what_it_cannot_tell(ctx):
-    verdict_section("zoo1", "Zoo", _tidy(settings=("cifar_resnet20",)), "none", ctx, "zoo")
+    out = verdict_section("zoo1", "Zoo", _tidy(settings=("cifar_resnet20",)), "none", ctx, "zoo")
     across = pd.read_csv(ctx["out_dir"] / "tables" / "zoo1__across_settings.csv")
-    assert across["pooled_delta"].isna().all() and across["note"].str.contains("fewer than two settings").all()
+    assert (across["settings"] == 1).all() and across["new_pi_low"].isna().all()
+    assert out["headline"] == [] and out["sentence"] == "" and out["forest"] is None  # nothing across settings
 
 
 def test_design_study_gets_an_omnibus_answer_per_setting(ctx):
     effect = {"none": 0.0, "eca": -1.0, "eca(k=1)": -1.0, "eca(k=7)": -1.0}  # k does not matter here
     out = verdict_section("eca_kernel", "ECA kernel size", _tidy(effect=effect), "eca", ctx, "kernel")
     om = pd.read_csv(ctx["out_dir"] / "tables" / "eca_kernel__omnibus.csv")
-    assert {"backbone", "dataset", "test", "statistic", "p_value", "levels", "n"} <= set(om.columns)
+    assert {"backbone", "dataset", "test", "statistic", "p_value", "levels", "n", "gap_level"} <= set(om.columns)
     assert len(om) == 2 and (om["levels"] == 3).all() and (om["test"] == "friedman").all()  # `none` is no level
-    assert all("no detectable effect of k" in a or "k matters" in a for a in out["answers"])
+    assert om["gap_level"].tolist() == pytest.approx([1 - 0.05 / 3] * 2)
+    assert out["sentence"].startswith("ECA kernel size — cifar_resnet20/fashion-mnist: ")
+    assert "no detectable effect of k" in out["sentence"] or "k matters" in out["sentence"]
 
 
 def test_omnibus_words():
     r = {"p_value": 0.001, "test": "friedman", "levels": 4, "n": 8, "gap_a": "eca(k=7)", "gap_b": "eca(k=1)",
-         "largest_gap": 2.0, "gap_ci_low": 1.0, "gap_ci_high": 3.0, "mde": 1.2, "note": ""}
+         "largest_gap": 2.0, "gap_ci_low": 1.0, "gap_ci_high": 3.0, "gap_level": 1 - 0.05 / 6, "mde": 1.2, "note": ""}
     assert omnibus_words(r, "k").startswith("k matters (friedman p = 0.0010, 4 levels, n = 8 seeds; largest gap")
+    assert "post hoc: 99.2% CI, simultaneous over the pairs" in omnibus_words(r, "k")
     r["p_value"] = 0.4
     assert "no detectable effect of k" in omnibus_words(r, "k") and "smallest detectable gap 1.20" in omnibus_words(
         r, "k")

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from scipy import stats as st
 
-from ecabench import stats
+from ecabench.analysis import paired as stats
 
 T975_DF2 = 4.302652729911275   # t_{0.975} with 2 degrees of freedom
 T975_DF3 = 3.182446305284263   # t_{0.975} with 3 degrees of freedom

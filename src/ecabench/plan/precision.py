@@ -2,7 +2,7 @@
 
 A study with ``precision`` lists its candidate seeds up to the cap; the runs of its first ``n0``
 seeds (stage 1) are needed outright, like every run of a study without the rule. The rest wait for
-the workflow's ``precision`` checkpoint (:mod:`ecabench.precision`), which reads the stage-1 records
+the workflow's ``precision`` checkpoint (:mod:`ecabench.analysis.two_stage`), which reads the stage-1 records
 and picks, per setting, how many seeds the target needs: the plan names those runs in advance (their
 ids are hashes of their configs), so stage 2 only ever adds runs, and a run made once is never redone.
 """

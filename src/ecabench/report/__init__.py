@@ -16,7 +16,7 @@ The data flows one way: the report reads tables and job outputs (the summary, th
 ``paper_counts`` job's JSON) and never builds a model or opens a tuning study. Modules:
 
 * :mod:`~ecabench.report.layout`      file names, known from the plan alone (light, for Snakefile parse time);
-* :mod:`~ecabench.report.tables`      raw per-variant statistics, odd-rule pairs, incomplete runs;
+* :mod:`~ecabench.analysis.variant_table`      raw per-variant statistics, odd-rule pairs, incomplete runs;
 * :mod:`~ecabench.report.formatting`  the same tables as strings for people;
 * :mod:`~ecabench.report.writers`     Markdown / LaTeX / HTML table files (pandas' writers);
 * :mod:`~ecabench.report.prose`       the sentences beside the tables;

@@ -69,7 +69,7 @@ def build_report(summary_path: str | os.PathLike, plan_path: str | os.PathLike |
     meta = read_meta(summary_path) if meta_path is None else json.loads(Path(meta_path).read_text())
 
     ctx = {"out_dir": out_dir, "metric": metric, "curves": _curves(summary_path, curves_path),
-           "precision": meta.get("precision") or {}, "rope": rope, "n_boot": 2000, "bayes_samples": 20000}
+           "precision": meta.get("precision") or {}, "rope": rope, "bayes_samples": 20000}
     studies, headline = [], []
     for name, study in _studies(plan, meta, df).items():
         section, rows = sections.study_section(name, study, df[df["study"] == name], ctx)
@@ -78,9 +78,7 @@ def build_report(summary_path: str | os.PathLike, plan_path: str | os.PathLike |
     data = {
         "title": title, "generated": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "summary_path": str(summary_path), "plan_path": str(plan_path if not isinstance(plan_path, dict) else "<dict>"),
-        "overview": sections.overview_section(df, meta, len(studies), headline, [s["precision"] for s in studies],
-                                              [r for s in studies if s["verdict"] for r in s["verdict"]["headline"]],
-                                              [a for s in studies if s["verdict"] for a in s["verdict"]["answers"]]),
+        "overview": sections.overview_section(df, meta, studies, headline),
         "studies": studies,
         "paper": sections.paper_section(out_dir, config, reference_csv, paper_counts, paper_comparison),
         "environment": sections.environment_section(meta),

@@ -29,9 +29,9 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
-from ecabench import stats  # noqa: E402
+from ecabench.analysis import paired as stats  # noqa: E402
+from ecabench.analysis.variant_table import eca_rule_view  # noqa: E402
 from ecabench.report.layout import FORMATS, KINDS, figure_kinds, figure_paths, figure_stem  # noqa: E402,F401
-from ecabench.report.tables import eca_rule_view  # noqa: E402
 from ecabench.util import atomic_write  # noqa: E402
 
 CAPTIONS = {

@@ -1,4 +1,4 @@
-"""Report tables, formatted: the raw tables of :mod:`ecabench.report.tables` as strings for people.
+"""Report tables, formatted: the raw tables of :mod:`ecabench.analysis.variant_table` as strings for people.
 
 One place decides how a number reads (two decimals for points of top-1, exact counts with thousands
 separators for parameters, decimal prefixes for MACs, "–" for a missing value), so the Markdown,
@@ -11,8 +11,8 @@ import math
 
 import pandas as pd
 
-from ecabench import stats
-from ecabench.report.tables import STATUS_ORDER
+from ecabench.analysis import paired as stats
+from ecabench.analysis.variant_table import STATUS_ORDER
 
 MISSING = "–"
 

@@ -6,11 +6,9 @@ statistics columns still gets the conclusion, and the conclusion never claims mo
 """
 from __future__ import annotations
 
-import math
-
 import pandas as pd
 
-from ecabench import stats
+from ecabench.analysis import paired as stats
 from ecabench.report.formatting import fmt_p, is_missing
 
 READING_GUIDE = (
@@ -122,19 +120,15 @@ def group_prose(vt: pd.DataFrame, base: str) -> list[str]:
     return out
 
 
-def pairing_text(vt: pd.DataFrame) -> str:
-    """How much seed variance the pairing removed: pooled sd of single runs vs of paired differences."""
-    single = stats.pooled_sd(vt["top1_std"], vt["n"])
-    paired = stats.pooled_sd(vt.loc[~vt["is_baseline"], "delta_std"], vt.loc[~vt["is_baseline"], "n_pairs"])
-    if is_missing(single) or is_missing(paired):
+def pairing_text(gain: dict) -> str:
+    """How much seed variance the pairing removed (:func:`ecabench.analysis.variant_table.pairing_gain`) in words."""
+    if is_missing(gain["single"]) or is_missing(gain["paired"]):
         return ""
-    unpaired = math.sqrt(2) * single  # sd of a difference of two independent runs
-    removed = 1 - (paired / unpaired) ** 2 if unpaired > 0 else math.nan
-    text = (f"Seed noise: single runs vary with sd {single:.2f} points (pooled over variants), so an unpaired "
-            f"difference would have sd {unpaired:.2f}; the paired differences (same data order, same backbone "
-            f"initialisation per seed) have sd {paired:.2f}")
-    if not is_missing(removed):
-        text += f" — the pairing removed {100 * removed:.0f}% of the variance of a difference"
+    text = (f"Seed noise: single runs vary with sd {gain['single']:.2f} points (pooled over variants), so an unpaired "
+            f"difference would have sd {gain['unpaired']:.2f}; the paired differences (same data order, same backbone "
+            f"initialisation per seed) have sd {gain['paired']:.2f}")
+    if not is_missing(gain["removed"]):
+        text += f" — the pairing removed {100 * gain['removed']:.0f}% of the variance of a difference"
     return text + "."
 
 

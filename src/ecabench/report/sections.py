@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+from ecabench.analysis import variant_table as _tab
 from ecabench.reference import (
     CITATION,
     find_reference_csv,
@@ -25,16 +26,14 @@ from ecabench.report import figures as _fig
 from ecabench.report import formatting as _fmt
 from ecabench.report import paper as _paper
 from ecabench.report import prose
-from ecabench.report import tables as _tab
 from ecabench.report.layout import figure_kinds, file_links, rel_path, safe_name
 from ecabench.report.table2 import table2_table
 from ecabench.report.verdicts import verdict_section
 from ecabench.report.writers import write_table
 
 __all__ = ["config_section", "environment_section", "overview_section", "paper_section", "study_section"]
-
-
-
+HEADLINE_COLUMNS = ("Study", "Variant", "vs", "Settings", "Average Δ [95% CI]", "New setting [≥95% prediction]", "Wins",
+                    "P(better on a seed) [≥95%]")
 
 
 def anchor(name: str) -> str:
@@ -65,21 +64,29 @@ def _skipped_notes(meta: dict) -> list[str]:
     return notes
 
 
-def overview_section(df: pd.DataFrame, meta: dict, n_studies: int, headline: list[dict],
-                     precision: list[str] | None = None, verdicts: list[dict] | None = None,
-                     answers: list[str] | None = None) -> dict:
-    """Counts of runs by status, the at-a-glance table (best variant per study and setting), warnings."""
+def overview_section(df: pd.DataFrame, meta: dict, studies: list[dict], headline: list[dict]) -> dict:
+    """The first screen: one sentence per study, the headline study's forest plot, the at-a-glance table
+    (best variant per study and setting), the across-settings table (only variants with >= 2 settings),
+    precision lines and warnings."""
     counts = _status_counts(df)
     bad = {s: n for s, n in counts.items() if s != "ok"}
     incomplete = ("" if not bad else
                   f"{sum(bad.values())} run(s) did not complete ({', '.join(f'{n} {s}' for s, n in bad.items())}); "
                   "each study lists its own below and excludes them from the statistics.")
-    return {"n_studies": n_studies, "n_runs": int(df["run_id"].nunique()) if len(df) else 0,
+    verdicts = [s["verdict"] for s in studies if s["verdict"]]
+    rows = [r for v in verdicts for r in v["headline"]]
+    across = pd.DataFrame(rows) if rows else None
+    if across is not None:
+        across = across[[c for c in HEADLINE_COLUMNS if c in across.columns]].fillna("–")
+    forests = [v["forest"] for v in verdicts if v["forest"]]
+    return {"n_studies": len(studies), "n_runs": int(df["run_id"].nunique()) if len(df) else 0,
             "status_counts": counts, "incomplete": incomplete,
+            "sentences": [v["sentence"] for v in verdicts if v["sentence"]],
+            "forest": forests[0] if forests else None,
             "headline": pd.DataFrame(headline) if headline else None,
             "reading_guide": prose.READING_GUIDE, "skipped_notes": _skipped_notes(meta),
-            "precision": [p for p in precision or [] if p],
-            "verdicts": pd.DataFrame(verdicts) if verdicts else None, "answers": [a for a in answers or [] if a]}
+            "precision": [s["precision"] for s in studies if s["precision"]], "verdicts": across,
+            "answers": [a for v in verdicts for a in v["answers"]]}
 
 
 # ---------------------------------------------------------------------------------------- studies
@@ -179,8 +186,9 @@ def study_section(name: str, study: dict, sdf: pd.DataFrame, ctx: dict) -> tuple
     at-a-glance rows. ``ctx``: out_dir, metric, curves."""
     title = study.get("title") or name
     out_dir, safe = ctx["out_dir"], safe_name(name)
-    vt = _tab.add_precision(_tab.variant_table(sdf, study.get("baseline"), ctx["metric"], _plan_aliases(study)),
-                            ctx["precision"].get(name))
+    decision = ctx["precision"].get(name)
+    vt = _tab.add_precision(_tab.variant_table(sdf, study.get("baseline"), ctx["metric"], _plan_aliases(study),
+                                               stage1=decision["stage1_seeds"] if decision else None), decision)
     base = _baseline_label(vt, study)
     fmt = _fmt.format_variant_table(vt, base)
     full = pd.concat([vt[["backbone", "dataset"]].rename(columns=str.title).reset_index(drop=True),
@@ -199,13 +207,14 @@ def study_section(name: str, study: dict, sdf: pd.DataFrame, ctx: dict) -> tuple
     section = {
         "name": name, "anchor": anchor(name), "title": title, "description": description, "links": links,
         "kind": study.get("kind", "other"), "baseline_spec": base, "groups": groups,
-        "summary": prose.study_summary(vt) if len(vt) else "", "pairing": prose.pairing_text(vt) if len(vt) else "",
+        "summary": prose.study_summary(vt) if len(vt) else "",
+        "pairing": prose.pairing_text(_tab.pairing_gain(vt)) if len(vt) else "",
         "table_files": file_links(table_files, out_dir), "throughput": thr if len(thr) else None,
         "odd_even": None, "odd_even_prose": [], "odd_even_files": [],
         "incomplete": inc_fmt if len(inc_fmt) else None, "figures": _study_figures(name, study, sdf, vt, ctx),
         "precision": prose.precision_sentence(title, vt) if len(vt) else "",
         "verdict": verdict_section(name, title, sdf, base if vt["is_baseline"].any() else None, ctx,
-                                   str(study.get("kind", "other")).removeprefix("eca_")) if len(vt) else None,
+                                   str(study.get("kind", "other")).removeprefix("eca_"), decision) if len(vt) else None,
     }
     if "odd_vs_even" in [f["kind"] for f in section["figures"]]:
         section.update(_odd_even_part(name, title, sdf, ctx))

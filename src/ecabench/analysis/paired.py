@@ -1,4 +1,4 @@
-"""Seed statistics for the report: summaries, paired differences, noise verdicts, Pareto fronts.
+"""Paired seed statistics (the analysis layer): summaries, paired differences, noise verdicts, Pareto fronts.
 
 Conventions (the report relies on them):
 
@@ -23,6 +23,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 from scipy import stats as _st
+from statsmodels.stats.multitest import multipletests
 
 N_TOO_SMALL = "n too small"
 ZERO_VARIANCE_TIE = "identical values (all differences zero)"
@@ -63,6 +64,8 @@ class PairedResult(NamedTuple):
     t_stat: float
     n_pairs: int
     note: str = ""
+    df: float = math.nan  # degrees of freedom of the interval: n - 1, or n0 - 1 for Stein's
+    method: str = "t"  # "t" (all pairs) or "stein" (the stage-1 sd of a two-stage design)
 
     def as_dict(self) -> dict:
         return self._asdict()
@@ -133,14 +136,20 @@ def _by_seed(values: Any) -> dict:
 
 
 def paired_difference(a_by_seed: Any, b_by_seed: Any, level: float = 0.95,
-                      bounds: tuple[float, float] | None = None) -> PairedResult:
+                      bounds: tuple[float, float] | None = None, stage1: Iterable | None = None) -> PairedResult:
     """Paired comparison of ``a`` against ``b`` over the seeds both have (``delta = a - b``).
 
+    Estimand: the expected paired difference on this setting (backbone, dataset) over seeds.
     ``a_by_seed``/``b_by_seed``: a mapping seed -> value, a pandas Series indexed by seed, or pairs.
     Seeds present in only one side, and NaN values, are left out. Fewer than two pairs: the mean
     difference (if one pair) but NaN CI and p, ``note == "n too small"``. Zero variance of the
     differences: all zero -> p = 1, CI [0, 0]; a constant non-zero shift -> p = 0, CI [d, d]
     (the t statistic is infinite). Otherwise p is ``scipy.stats.ttest_rel``'s two-sided p-value.
+
+    ``stage1``: the stage-1 seeds of a two-stage (Stein) design, whose spread chose how many seeds
+    ran. The interval is then Stein's: ``mean(all N) +- t(n0 - 1) * s0 / sqrt(N)`` with ``s0`` the sd
+    of the ``n0`` stage-1 differences (p from the same t), which holds its level exactly because N
+    depended on ``s0`` only; a t interval recomputed on all N seeds would not.
     """
     a, b = _by_seed(a_by_seed), _by_seed(b_by_seed)
     seeds = [s for s in a if s in b]
@@ -154,6 +163,9 @@ def paired_difference(a_by_seed: Any, b_by_seed: Any, level: float = 0.95,
     xa = np.array([a[s] for s in seeds])
     xb = np.array([b[s] for s in seeds])
     d = xa - xb
+    if stage1 is not None:
+        first = set(stage1)
+        return _stein(d, np.array([s in first for s in seeds]), level, bounds)
     mean = float(d.mean())
     if n < 2:
         return PairedResult(mean, math.nan, math.nan, math.nan, math.nan, math.nan, n, N_TOO_SMALL)
@@ -161,14 +173,33 @@ def paired_difference(a_by_seed: Any, b_by_seed: Any, level: float = 0.95,
     # exact ties are common (identical architectures, deterministic runs): no scipy warning path
     if std == 0 or np.allclose(d, d[0], rtol=0, atol=1e-12 * max(1.0, float(np.abs(d).max()))):
         if np.all(d == 0) or abs(mean) <= 1e-12:
-            return PairedResult(0.0, 0.0, 0.0, 0.0, 1.0, 0.0, n, ZERO_VARIANCE_TIE)
-        return PairedResult(mean, 0.0, mean, mean, 0.0, math.copysign(math.inf, mean), n, ZERO_VARIANCE_SHIFT)
+            return PairedResult(0.0, 0.0, 0.0, 0.0, 1.0, 0.0, n, ZERO_VARIANCE_TIE, n - 1)
+        return PairedResult(mean, 0.0, mean, mean, 0.0, math.copysign(math.inf, mean), n, ZERO_VARIANCE_SHIFT, n - 1)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         res = _st.ttest_rel(xa, xb)
     half = t_quantile(n, level) * std / math.sqrt(n)
     lo, hi, note = _bounded(mean - half, mean + half, bounds)
-    return PairedResult(mean, std, lo, hi, float(res.pvalue), float(res.statistic), n, note)
+    return PairedResult(mean, std, lo, hi, float(res.pvalue), float(res.statistic), n, note, n - 1)
+
+
+def _stein(d: np.ndarray, first: np.ndarray, level: float, bounds) -> PairedResult:
+    """Stein's (1945) interval: the mean of all N differences, the sd and t quantile of the stage-1 ones."""
+    n, n0 = len(d), int(first.sum())
+    mean = float(d.mean())
+    if n0 < 2:
+        return PairedResult(mean, math.nan, math.nan, math.nan, math.nan, math.nan, n, N_TOO_SMALL, math.nan, "stein")
+    s0 = float(d[first].std(ddof=1))
+    se = s0 / math.sqrt(n)
+    if se == 0:
+        tie = abs(mean) <= 1e-12
+        return PairedResult(0.0 if tie else mean, 0.0, 0.0 if tie else mean, 0.0 if tie else mean, 1.0 if tie else 0.0,
+                            0.0 if tie else math.copysign(math.inf, mean), n,
+                            ZERO_VARIANCE_TIE if tie else ZERO_VARIANCE_SHIFT, n0 - 1, "stein")
+    t = mean / se
+    half = t_quantile(n0, level) * se
+    lo, hi, note = _bounded(mean - half, mean + half, bounds)
+    return PairedResult(mean, s0, lo, hi, float(2 * _st.t.sf(abs(t), n0 - 1)), t, n, note, n0 - 1, "stein")
 
 
 class Power(NamedTuple):
@@ -296,16 +327,15 @@ def verdict(result: PairedResult, higher_is_better: bool = True) -> str:
 
 
 def holm(p_values: Iterable[float]) -> list[float]:
-    """Holm-Bonferroni adjusted p-values (NaN stays NaN and does not count as a test)."""
-    p = [float(x) if x is not None else math.nan for x in p_values]
-    idx = [i for i, v in enumerate(p) if math.isfinite(v)]
-    m = len(idx)
-    out = [math.nan] * len(p)
-    running = 0.0
-    for rank, i in enumerate(sorted(idx, key=lambda i: p[i])):
-        running = max(running, min(1.0, (m - rank) * p[i]))
-        out[i] = running
-    return out
+    """Holm-adjusted p-values (``statsmodels`` ``multipletests(method="holm")``); NaN stays NaN and is no test.
+
+    The one Holm of the project: per-setting comparisons, Wilcoxon tests across settings and pairwise families."""
+    p = np.array([float(x) if x is not None else math.nan for x in p_values], dtype=float)
+    out = np.full(p.shape, math.nan)
+    ok = np.isfinite(p)
+    if ok.any():
+        out[ok] = multipletests(p[ok], method="holm")[1]
+    return out.tolist()
 
 
 def pareto_mask(df: pd.DataFrame, x: str, y: str, minimise_x: bool = True, maximise_y: bool = True) -> pd.Series:

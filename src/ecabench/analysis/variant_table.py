@@ -12,8 +12,8 @@ import math
 
 import pandas as pd
 
-from ecabench import stats
 from ecabench.aggregate.columns import PARAM_PREFIX, param_columns, param_text
+from ecabench.analysis import paired as stats
 
 GROUP = ["backbone", "dataset"]
 ACCURACY = "test_top1_pct"
@@ -28,7 +28,7 @@ INCOMPLETE_COLUMNS = ["backbone", "dataset", "spec", "seed", "status", "run_id",
 RAW_COLUMNS = [
     "backbone", "dataset", "spec", "spec_id", "variant", "is_baseline", "runs", "ok", "diverged", "failed",
     "missing", "n", "top1_mean", "top1_std", "top1_ci_low", "top1_ci_high", "delta_top1", "delta_std",
-    "delta_ci_low", "delta_ci_high", "p_value", "p_holm", "t_stat", "n_pairs", "verdict", "note",
+    "delta_ci_low", "delta_ci_high", "interval", "p_value", "p_holm", "t_stat", "n_pairs", "verdict", "note",
     "mde_80", "seeds_for_0_5", "seeds_for_1_0",
     "params_total", "params_attention", "macs", "elementwise_flops", "implementation", "inference_images_per_s",
     "throughput_rel_baseline", "throughput_rel_ci_low", "throughput_rel_ci_high", "throughput_rel_method",
@@ -40,7 +40,8 @@ TARGET_MET, CAP_REACHED, TARGET_MISSED = "target met", "cap reached", "target mi
 
 __all__ = ["ACCURACY", "GROUP", "INCOMPLETE_COLUMNS", "RAW_COLUMNS", "STATUS_ORDER", "add_precision",
            "baseline_spec_id", "eca_rule_view", "expand_aliases", "first_value", "incomplete_runs", "odd_even_table",
-           "param", "parameters_text", "primary_implementation", "run_level", "variant_table"]
+           "pairing_gain", "param", "parameters_text", "primary_implementation", "run_level",
+           "variant_table"]
 
 
 # --------------------------------------------------------------------------------------- helpers
@@ -122,20 +123,22 @@ def primary_implementation(df: pd.DataFrame) -> str:
 
 # ------------------------------------------------------------------------------ per-variant table
 def variant_table(df: pd.DataFrame, baseline: str | None = "none", metric: str = ACCURACY,
-                  aliases: dict[str, list[str]] | None = None) -> pd.DataFrame:
+                  aliases: dict[str, list[str]] | None = None, stage1: list | None = None) -> pd.DataFrame:
     """Raw per-variant table of one study (``df``: the tidy rows of that study).
 
     One row per (backbone, dataset, spec_id), in the order the variants first appear, baseline first.
     Accuracy statistics use runs with status ``ok`` only; the status counts say how many runs each
     variant had of every status. The paired test is against the baseline of the same backbone and
     dataset over the seeds both completed; ``p_holm`` adjusts the p-values within a group.
-    ``aliases``: extra "same architecture as" names per spec_id (e.g. from the plan).
+    ``aliases``: extra "same architecture as" names per spec_id (e.g. from the plan). ``stage1``: the
+    stage-1 seeds of a two-stage (Stein) study: its intervals are then Stein's (``paired_difference``).
     """
     if df.empty:
         return pd.DataFrame(columns=RAW_COLUMNS)
     ctx = {
         "bounds": (stats.PCT_RANGE, stats.PCT_DELTA_RANGE) if metric.endswith("_pct") else (None, None),
         "implementation": primary_implementation(df), "base_id": baseline_spec_id(df, baseline), "metric": metric,
+        "stage1": stage1,
     }
     runs = run_level(df)
     study_order = list(pd.unique(runs["spec_id"]))  # plan order, the same in every group
@@ -179,7 +182,7 @@ def _group_rows(key: tuple, g: pd.DataFrame, g_runs: pd.DataFrame, order: list[s
             "n": summ.n, "top1_mean": summ.mean, "top1_std": summ.std,
             "top1_ci_low": summ.ci_low, "top1_ci_high": summ.ci_high,
         }
-        row.update(_comparison(sid, per_seed[sid], per_seed.get(base_id), base_id, summ, ctx["bounds"][1]))
+        row.update(_comparison(sid, per_seed[sid], per_seed.get(base_id), base_id, summ, ctx))
         row.update(_costs(g[g["spec_id"] == sid], ctx["implementation"]))
         row.update(_architecture(sr, param_columns(g_runs.columns)))
         rows.append(row)
@@ -187,14 +190,14 @@ def _group_rows(key: tuple, g: pd.DataFrame, g_runs: pd.DataFrame, order: list[s
 
 
 def _comparison(sid: str, values: pd.Series, base_values: pd.Series | None, base_id: str | None,
-                summ, delta_bounds) -> dict:
+                summ, ctx: dict) -> dict:
     """The paired difference from the baseline (or why there is none) with its power figures."""
     if base_values is not None and sid != base_id:
-        pr = stats.paired_difference(values, base_values, bounds=delta_bounds)
+        pr = stats.paired_difference(values, base_values, bounds=ctx["bounds"][1], stage1=ctx["stage1"])
         pw = stats.power(pr.delta_std, pr.n_pairs, POWER_TARGETS)
         return {"delta_top1": pr.delta_mean, "delta_std": pr.delta_std, "delta_ci_low": pr.ci_low,
                 "delta_ci_high": pr.ci_high, "p_value": pr.p_value, "t_stat": pr.t_stat, "n_pairs": pr.n_pairs,
-                "verdict": stats.verdict(pr), "note": pr.note or summ.note, "mde_80": pw.mde,
+                "verdict": stats.verdict(pr), "note": pr.note or summ.note, "mde_80": pw.mde, "interval": pr.method,
                 "seeds_for_0_5": pw.seeds_for[0.5], "seeds_for_1_0": pw.seeds_for[1.0]}
     if sid == base_id:
         return {"verdict": "baseline", "note": summ.note, "n_pairs": summ.n}
@@ -269,9 +272,10 @@ def _relative_throughput(gdf: pd.DataFrame) -> None:
 def add_precision(vt: pd.DataFrame, decision: dict | None) -> pd.DataFrame:
     """Each comparison's precision against its study's two-stage rule, in place (NaN without a rule).
 
-    ``half_width``: the half-width of the t interval of Δ over the n pairs reached; "target met" when
-    it is within the target, else "cap reached" when the setting ran to ``max_seeds``, else "target
-    missed" (the stage-1 sd underestimated the spread, which Stein's rule allows).
+    ``half_width``: the half-width of the comparison's Stein interval (``t(n0 - 1) * s0 / sqrt(N)``, the
+    interval ``variant_table`` computes when given the stage-1 seeds): "target met" when it is within the
+    target - true by construction whenever the rule could run the seeds it asked for - else "cap
+    reached" when the setting ran to ``max_seeds``, else "target missed" (a run failed, so fewer pairs).
     """
     if not decision or vt.empty:
         return vt
@@ -285,9 +289,8 @@ def add_precision(vt: pd.DataFrame, decision: dict | None) -> pd.DataFrame:
             for values in cols.values():
                 values.append(None)
             continue
-        n, sd = r["n_pairs"], r["delta_std"]
-        half = stats.t_quantile(int(n)) * float(sd) / math.sqrt(int(n)) if not pd.isna(n) and n >= 2 else math.nan
-        met = bool(half <= rule["half_width"]) if math.isfinite(half) else False
+        half = (float(r["delta_ci_high"]) - float(r["delta_ci_low"])) / 2
+        met = bool(half <= rule["half_width"] + 1e-9) if math.isfinite(half) else False
         status = TARGET_MET if met else CAP_REACHED if capped.get((r["backbone"], r["dataset"])) else TARGET_MISSED
         cap = caps.get((r["backbone"], r["dataset"]), rule["max_seeds"])
         for key, value in zip(cols, (float(rule["half_width"]), half, met, int(cap), status)):
@@ -296,6 +299,17 @@ def add_precision(vt: pd.DataFrame, decision: dict | None) -> pd.DataFrame:
         vt[key] = pd.Series(values, index=vt.index, dtype=float if key in ("target_half_width", "half_width")
                             else object)
     return vt
+
+
+def pairing_gain(vt: pd.DataFrame) -> dict:
+    """How much seed variance the pairing removed: the pooled sd of single runs (over variants), the sd an
+    unpaired difference would have (sqrt(2) times it), the pooled sd of the paired differences, and the
+    share of a difference's variance removed. NaN where a study has too few seeds."""
+    single = stats.pooled_sd(vt["top1_std"], vt["n"])
+    paired = stats.pooled_sd(vt.loc[~vt["is_baseline"], "delta_std"], vt.loc[~vt["is_baseline"], "n_pairs"])
+    unpaired = math.sqrt(2) * single if math.isfinite(single) else math.nan
+    removed = 1 - (paired / unpaired) ** 2 if math.isfinite(paired) and unpaired > 0 else math.nan
+    return {"single": single, "unpaired": unpaired, "paired": paired, "removed": removed}
 
 
 # ------------------------------------------------------------------------------------- aliases

@@ -3,7 +3,7 @@
 The workflow's ``precision`` checkpoint calls :func:`decide` with a study's rule (from the plan) and
 its stage-1 records. Per (backbone, dataset) setting it measures the sd of every paired difference
 between a variant and the study's baseline over the stage-1 seeds, computes the total seeds each
-comparison needs for the target half-width (:func:`ecabench.stats.stein_total_n`, t quantile with the
+comparison needs for the target half-width (:func:`ecabench.analysis.paired.stein_total_n`, t quantile with the
 stage-1 degrees of freedom) and keeps the largest, capped at ``max_seeds`` (the setting's backbone's
 own cap when the rule gives one per backbone). The rule reads spreads
 only, never the differences themselves, so stopping cannot favour a result (Stein 1945; the
@@ -17,7 +17,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from ecabench.stats import stein_total_n
+from ecabench.analysis.paired import stein_total_n
 
 ACCURACY = "test_top1_pct"
 
@@ -41,7 +41,8 @@ def _comparison(spec: str, values: dict, base: dict, rule: Mapping) -> dict:
     d = np.array([values[s] - base[s] for s in seeds])
     sd = float(d.std(ddof=1)) if len(d) >= 2 else math.nan
     need = stein_total_n(sd, len(d), rule["half_width"], level=rule["level"]) if len(d) >= 2 else -1
-    return {"spec": spec, "n_pairs": len(d), "sd": sd, "n_required": need}
+    # s0 and n0: what Stein's interval of the final comparison uses (mean +- t(n0 - 1) * s0 / sqrt(N))
+    return {"spec": spec, "n_pairs": len(d), "sd": sd, "s0": sd, "n0": len(d), "n_required": need}
 
 
 def _setting(key: tuple, cell: dict, rule: Mapping, baseline: str, seeds: list[int], cap: int) -> dict:
