@@ -62,7 +62,10 @@ def test_every_function_level_import_says_why():
 
 
 @pytest.mark.parametrize("layer, forbidden", [
-    ("aggregate", ("ecabench.report", "ecabench.tune")),
+    ("aggregate", ("ecabench.report", "ecabench.tune", "ecabench.analysis")),
+    # the analysis layer reads tidy tables and returns tidy tables: it never formats, plans or trains
+    ("analysis", ("ecabench.report", "ecabench.tune", "ecabench.plan", "ecabench.train", "ecabench.models",
+                  "ecabench.experiment", "ecabench.measure")),
     ("report", ("ecabench.tune", "ecabench.models", "ecabench.plan.build", "ecabench.plan.groups", "optuna")),
     # planning trains nothing, reads no data and measures nothing (a run's config: ecabench.runconfig)
     ("plan", ("ecabench.aggregate", "ecabench.report", "ecabench.tune", "ecabench.experiment", "ecabench.train",
@@ -83,6 +86,18 @@ def test_data_flows_one_way(layer, forbidden):
                      else [node.module or "", *(f"{node.module}.{a.name}" for a in node.names)]
                      if isinstance(node, ast.ImportFrom) else [])
             bad += [f"{path.relative_to(SRC)}: {n}" for n in names if n.startswith(forbidden)]
+    assert not bad, bad
+
+
+def test_report_computes_no_statistic():
+    """report/ formats what the analysis layer returns: it imports no statistics library (the layer's own check)."""
+    stat_libs = ("scipy", "statsmodels", "baycomp", "scikit_posthocs")
+    bad = []
+    for path in sorted((SRC / "report").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            bad += [f"{path.relative_to(SRC)}: {n}" for n in names if n.split(".")[0] in stat_libs]
     assert not bad, bad
 
 

@@ -150,3 +150,35 @@ def test_browser_check_catches_a_missing_figure_file(browser, report_dir, tmp_pa
     (copy / figure).unlink()
     problems = check_report(browser, copy / "index.html")
     assert any(figure in p and "missing file" in p for p in problems), problems
+
+
+# The first screen at 1400 px: where the forest plot sits, and every table that overflows its box.
+_FIRST_SCREEN = """() => {
+  const img = document.querySelector('#headline-forest img');
+  const box = img ? img.getBoundingClientRect() : null;
+  const overview = document.getElementById('overview');
+  const wide = Array.from(overview.querySelectorAll('.tblwrap')).filter(w => w.scrollWidth > w.clientWidth + 1)
+    .map(w => w.querySelector('table').rows[0].textContent.slice(0, 80));
+  return {forest: box && {top: box.top, bottom: box.bottom, width: box.width, loaded: img.naturalWidth > 0},
+          wide: wide, pageWidth: document.documentElement.scrollWidth,
+          sentences: Array.from(overview.querySelectorAll('ul.answers li')).map(li => li.textContent)};
+}"""
+
+
+@pytest.mark.slow
+def test_first_screen_reads_at_1400_px(browser, report_dir, tmp_path):
+    """One sentence per study, then the forest plot inside the first 1,400 x 1,000 px, no table wider than the page."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    try:
+        page.goto((report_dir / "index.html").resolve().as_uri(), wait_until="load")
+        page.screenshot(path=str(tmp_path / "first_screen.png"))  # the viewport only: the first 1,400 x 1,000 px
+        facts = page.evaluate(_FIRST_SCREEN)
+    finally:
+        page.close()
+    forest = facts["forest"]
+    assert forest is not None and forest["loaded"], "no forest plot on the first screen"
+    assert 0 <= forest["top"] and forest["bottom"] <= 1000 and forest["width"] > 600, forest
+    assert not facts["wide"] and facts["pageWidth"] <= 1400, facts
+    (sentence,) = facts["sentences"]
+    assert sentence.startswith("smoke — averaged over these 2 settings") and "new backbone" in sentence
+    assert (tmp_path / "first_screen.png").stat().st_size > 10_000

@@ -517,8 +517,8 @@ def test_end_to_end_tiny_sweep(tiny_workflow):
     assert done.returncode == 0, done.stderr[-5000:]
 
     plan = json.loads((tmp_path / "results" / "plan.json").read_text())
-    # none, eca (= eca(k=3)), se, smoke_nan: 4 architectures x 2 seeds, timed together in one measure job
-    assert len(plan["runs"]) == 8 and len(plan["measurements"]) == 1
+    # none, eca (= eca(k=3)), se, smoke_nan: 4 architectures x 2 seeds x 2 backbones, one measure job per backbone
+    assert len(plan["runs"]) == 16 and len(plan["measurements"]) == 2
     import pandas as pd
 
     summary = pd.read_csv(tmp_path / "results" / "summary.csv")
@@ -550,7 +550,7 @@ def test_end_to_end_tiny_sweep(tiny_workflow):
         study.write_text(original)  # the run is shared with other tests (a dry run wrote nothing)
     assert more.returncode == 0, more.stderr[-3000:]
     counts = _job_counts(more.stdout + more.stderr)
-    assert counts.get("train") == 2 and counts.get("measure") == 1
+    assert counts.get("train") == 4 and counts.get("measure") == 2
     assert counts.get("aggregate") == 1 and counts.get("report") == 1
 
 

@@ -79,7 +79,7 @@ from ecabench.aggregate.io import (
 )
 from ecabench.aggregate.tables import _environment_summary, build_tables
 from ecabench.aggregate.tuned import merge_tuned_studies
-from ecabench.analysis.two_stage import restrict_plan
+from ecabench.plan.precision import restrict_plan
 from ecabench.plan.reader import load_plan
 from ecabench.util import atomic_write_json
 
@@ -97,7 +97,7 @@ def aggregate(run_paths: Any, measure_paths: Any, plan_path: Any, out_parquet: s
     more study of the table, holding its variants' best settings evaluated on the test split
     (:func:`merge_tuned_studies`), listed under ``tuned_studies`` in the meta file.
     ``precision``: the decisions of the workflow's ``precision`` checkpoints (JSON files): each such
-    study keeps the seeds its decision chose (:func:`ecabench.analysis.two_stage.restrict_plan`); the decisions
+    study keeps the seeds its decision chose (:func:`ecabench.plan.precision.restrict_plan`); the decisions
     are copied to the meta file under ``precision``.
     """
     skipped: list[dict] = []

@@ -44,4 +44,22 @@ def chosen_run_ids(rule: Mapping, decision: Mapping) -> list[str]:
                    if c["seed"] in keep.get((c["backbone"], c["dataset"]), ())})
 
 
-__all__ = ["chosen_run_ids", "stage1_run_ids", "stages"]
+
+def restrict_plan(plan: Mapping, decisions: list[Mapping]) -> dict:
+    """The plan with each precision study's runs cut to the seeds its decision kept, and the decision
+    attached to the study (``precision_decision``), so the tables list exactly the runs that answer it."""
+    studies = dict(plan.get("studies") or {})
+    for decision in decisions:
+        name = decision["study"]
+        if name not in studies:
+            continue
+        keep = {(s["backbone"], s["dataset"]): set(s["seeds"]) for s in decision["settings"]}
+        s = dict(studies[name])
+        s["runs"] = [r for r in s.get("runs", []) if r.get("seed") in keep.get((r.get("backbone"), r.get("dataset")),
+                                                                               set(decision["stage1_seeds"]))]
+        s["precision_decision"] = decision
+        studies[name] = s
+    return {**plan, "studies": studies}
+
+
+__all__ = ["chosen_run_ids", "restrict_plan", "stage1_run_ids", "stages"]
