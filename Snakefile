@@ -195,3 +195,15 @@ rule report:
         f"{LOGS}/report.log",
     script:
         "runners/report.py"
+
+
+# Results that heal (docs/troubleshooting.md). Snakemake counts an output as done when its file exists, so a
+# damaged run record (a full disk, a copy cut short) would never be trained again. Here, after parsing and
+# before Snakemake decides what to run, every run record, measurement and precision decision is checked
+# (schema, checksum) and a damaged one is moved to results/quarantine/ with its reason; if anything the
+# tables need is then missing, aggregate's outputs are removed, so that this same call recomputes it
+# (Snakemake recomputes a missing input only for a job that has to run). Dry runs too: they show the
+# retraining. Once, by the main process; about 0.4 ms per record.
+if getattr(workflow, "is_main_process", True):
+    for _line in heal(RESULTS, PLAN, list(rules.aggregate.output)):
+        print(_line, file=sys.stderr)

@@ -7,6 +7,7 @@ import sys
 
 from snakemake.exceptions import WorkflowError
 
+from ecabench.integrity import heal
 from ecabench.plan import (
     PlanError,
     build_plan,

@@ -3,7 +3,8 @@
 The commands are read from the files (a README edit that breaks a command fails here), then made
 small before running: ``run`` trains one epoch on a 200-image subset of ``digits`` into a temporary
 folder; ``measure`` times at most 32 px inputs, batch 2, 2 rounds, no warm-up and eager only
-(``compile`` would spend minutes in inductor on a CPU box; the measure tests cover the rest). The
+(``compile`` would spend minutes in inductor on a CPU box; the measure tests cover the rest); ``verify``
+checks a clean results folder of its own (tests/test_integrity.py covers the problems it finds). The
 README's plugin example (``myatt``) is run with the README's own plugin code as a plugin folder.
 """
 from __future__ import annotations
@@ -84,6 +85,11 @@ def small(argv: list[str], tmp_path: Path) -> list[str]:
                     i += 1
         for option, value in (("--batch-size", "2"), ("--rounds", "2"), ("--warmup", "0"), ("--min-time-s", "0")):
             _set(argv, option, value)
+    elif argv[0] == "verify":  # a clean results folder of its own (the checkout's results/ may hold anything)
+        results = tmp_path / "results"
+        results.mkdir(exist_ok=True)
+        (results / "plan.json").write_text('{"runs": {}, "measurements": {}}')
+        argv = ["verify", str(results)]
     return argv
 
 
@@ -101,7 +107,7 @@ COMMANDS = documented_commands()
 
 def test_the_docs_have_commands_of_every_kind():
     kinds = {shlex.split(c)[1] for _, c in COMMANDS}
-    assert {"list", "describe", "run", "measure"} <= kinds, COMMANDS
+    assert {"list", "describe", "run", "measure", "verify"} <= kinds, COMMANDS
     assert any(w == "README.md" and c.startswith("ecabench run ") for w, c in COMMANDS)
     assert all(shlex.split(c)[0] == "ecabench" for _, c in COMMANDS)
 

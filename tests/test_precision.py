@@ -17,7 +17,7 @@ import yaml
 from scipy import stats as st
 
 from ecabench.analysis.paired import stein_total_n
-from ecabench.analysis.two_stage import decide
+from ecabench.analysis.two_stage import IncompleteStageError, decide
 from ecabench.plan import PlanError, build_plan
 from ecabench.plan.precision import chosen_run_ids, stage1_run_ids
 
@@ -152,9 +152,28 @@ def test_a_setting_whose_stage_1_meets_the_target_runs_no_stage_2(tmp_path):
 def test_a_comparison_without_two_stage_1_pairs_runs_to_the_cap(tmp_path):
     rule = _plan(tmp_path, _config())["precision"]["s"]
     top1 = {(spec, s): 80.0 + s for s in (0, 1, 2) for spec in ("none", "eca")}
-    top1[("se", 0)] = 70.0  # se failed on seeds 1 and 2
-    setting = decide(rule, _records(rule, top1))["settings"][0]
+    top1[("se", 0)] = 70.0
+    records = _records(rule, top1)
+    for c in rule["candidates"]:  # se failed on seeds 1 and 2: records without an accuracy
+        if c["spec"] == "se" and c["seed"] in (1, 2):
+            records[c["run_id"]] = {"run_id": c["run_id"], "status": "failed", "metrics": {}}
+    setting = decide(rule, records)["settings"][0]
     assert setting["n"] == 6 and setting["cap_reached"] and setting["n_required"] is None
+
+
+def test_no_decision_on_a_partial_stage_1(tmp_path):
+    """A stage-1 run without a record (missing, or damaged and set aside) stops the decision, naming the run:
+    deciding on the seeds left would change the design without a word (issue #31)."""
+    rule = _plan(tmp_path, _config())["precision"]["s"]
+    top1 = {(spec, s): 80.0 + s for s in (0, 1, 2) for spec in ("none", "eca", "se")}
+    records = _records(rule, top1)
+    lost = next(c for c in rule["candidates"] if c["spec"] == "eca" and c["seed"] == 1)
+    del records[lost["run_id"]]
+    with pytest.raises(IncompleteStageError, match="stage 1 is incomplete") as exc:
+        decide(rule, records)
+    message = str(exc.value)
+    assert f"{lost['run_id']} (eca on cifar_resnet20/digits, seed 1)" in message and "1 run(s)" in message
+    assert "\n" not in message  # one line
 
 
 def test_per_backbone_caps_plan_decide_and_report_each_setting_its_own_cap(tmp_path):

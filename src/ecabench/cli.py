@@ -1,13 +1,15 @@
-"""``ecabench`` command line: list, describe, run, measure."""
+"""``ecabench`` command line: list, describe, run, measure, verify."""
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from ecabench import registry
 from ecabench.data.catalog import DATASETS, dataset_info
 from ecabench.experiment import run_experiment
+from ecabench.integrity import verify, verify_lines
 from ecabench.measure import count_flops, count_params, measure_interleaved
 from ecabench.models import build_model, describe
 from ecabench.runconfig import make_run_config
@@ -331,12 +333,40 @@ def _measure_parser(sub) -> None:
     p.set_defaults(func=cmd_measure)
 
 
+def cmd_verify(args) -> int:
+    if not Path(args.results).is_dir():
+        raise ValueError(f"no results folder {args.results!r}")
+    result = verify(args.results)
+    for line in verify_lines(result, args.results):
+        print(line)
+    return 1 if result["findings"] else 0
+
+
+EXAMPLES_VERIFY = _examples(
+    "ecabench verify",
+    "ecabench verify path/to/results",
+)
+
+
+def _verify_parser(sub) -> None:
+    p = sub.add_parser("verify", help="check every run record and measurement file of a workflow's results: "
+                                      "damaged, missing or orphaned files (exit 1 if any)",
+                       description="Checks each run record (schema, checksum, name), measurement file and "
+                                   "precision decision, and compares them with results/plan.json: missing = an "
+                                   "output the plan needs (for a two-stage study, the seeds its decision keeps), "
+                                   "orphaned = a file the plan does not list. Only reads; `snakemake` sets damaged "
+                                   "files aside and computes them again. See docs/troubleshooting.md.",
+                       epilog=EXAMPLES_VERIFY, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("results", nargs="?", default="results", help="the workflow's results folder (default: results)")
+    p.set_defaults(func=cmd_verify)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ecabench", description=__doc__)
     parser.add_argument("--plugins", action="append", default=[], metavar="DIR",
                         help="extra folder of plugin modules (besides ablations/plugins and $ECABENCH_PLUGIN_PATH)")
     sub = parser.add_subparsers(dest="command", required=True)
-    for add in (_list_parser, _describe_parser, _run_parser, _measure_parser):
+    for add in (_list_parser, _describe_parser, _run_parser, _measure_parser, _verify_parser):
         add(sub)
     return parser
 

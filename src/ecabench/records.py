@@ -1,9 +1,12 @@
-"""Run records: schema validation and atomic JSON writes (a record is named by its run id,
+"""Run records: schema validation, checksums and atomic JSON writes (a record is named by its run id,
 :func:`ecabench.runconfig.run_id`).
 
 A record is written whole or not at all (temp file in the same folder, then ``os.replace``), so a
 crashed or concurrent run never leaves a half-written file for the aggregation to trip over. Every
-record is validated against ``schemas/run_record.schema.json`` before it is written.
+record is validated against ``schemas/run_record.schema.json`` before it is written and carries the
+SHA-256 of its content (``checksum``, :mod:`ecabench.util.checksum`), so a reader can tell a record
+damaged later (a full disk, a cut copy, a hand edit) from the one that was written
+(:func:`check_record`). Records written before checksums existed are accepted if they match the schema.
 """
 from __future__ import annotations
 
@@ -19,6 +22,7 @@ from typing import Any
 import jsonschema
 
 from ecabench.util import atomic_write_text
+from ecabench.util.checksum import ChecksumError, check_checksum, with_checksum
 from ecabench.util.hashing import to_jsonable
 
 SCHEMA_VERSION = 1
@@ -33,12 +37,29 @@ def schema() -> dict:
     return json.loads(resources.files("ecabench").joinpath("schemas/run_record.schema.json").read_text())
 
 
+@lru_cache(maxsize=1)
+def _validator() -> jsonschema.protocols.Validator:
+    """Built once: every record read at parse time is checked, and building a validator costs more than
+    checking a record with it."""
+    cls = jsonschema.validators.validator_for(schema())
+    cls.check_schema(schema())
+    return cls(schema())
+
+
 def validate(record: dict) -> None:
+    error = jsonschema.exceptions.best_match(_validator().iter_errors(record))  # as jsonschema.validate picks
+    if error is not None:
+        where = "/".join(str(p) for p in error.absolute_path) or "<record>"
+        raise RecordError(f"run record does not match the schema at {where}: {error.message}")
+
+
+def check_record(record: dict) -> None:
+    """The schema, then the checksum (when the record has one): what every reader of a record checks."""
+    validate(record)
     try:
-        jsonschema.validate(record, schema())
-    except jsonschema.ValidationError as exc:
-        where = "/".join(str(p) for p in exc.absolute_path) or "<record>"
-        raise RecordError(f"run record does not match the schema at {where}: {exc.message}") from None
+        check_checksum(record)
+    except ChecksumError as exc:
+        raise RecordError(f"run record {exc}") from None
 
 
 def _clean(obj: Any) -> Any:
@@ -53,7 +74,7 @@ def _clean(obj: Any) -> Any:
 
 
 def write_record(record: dict, path: str | os.PathLike) -> Path:
-    record = _clean(json.loads(json.dumps(record, default=to_jsonable)))
+    record = with_checksum(_clean(json.loads(json.dumps(record, default=to_jsonable))))
     validate(record)
     return atomic_write_text(path, json.dumps(record, indent=2, sort_keys=False) + "\n")
 
@@ -61,7 +82,7 @@ def write_record(record: dict, path: str | os.PathLike) -> Path:
 def read_record(path: str | os.PathLike) -> dict:
     with open(path) as fh:
         record = json.load(fh)
-    validate(record)
+    check_record(record)
     return record
 
 

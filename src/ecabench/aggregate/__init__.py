@@ -43,10 +43,13 @@
 
 ``<stem>_meta.json`` next to ``out_parquet``
     The distinct training environments (with run counts), the measurement setup and status of every
-    measurement file, and the files skipped with the reason; the report states them.
+    measurement file, and the files skipped with the reason; the report states them. With a
+    ``quarantine`` folder, ``skipped`` also names every file set aside there (damaged, moved away and
+    computed again: :mod:`ecabench.integrity`), and ``quarantined`` lists them as ``{file, reason, moved_to}``.
 
 Every file is written atomically (temp file in the same folder, then ``os.replace``). An unreadable or
-invalid record or measurement file is skipped with a ``UserWarning`` naming the file.
+invalid record or measurement file (schema or checksum: :mod:`ecabench.integrity.checks`) is skipped
+with a ``UserWarning`` naming the file, and set aside into ``quarantine`` when one is given.
 """
 from __future__ import annotations
 
@@ -79,6 +82,7 @@ from ecabench.aggregate.io import (
 )
 from ecabench.aggregate.tables import _environment_summary, build_tables
 from ecabench.aggregate.tuned import merge_tuned_studies
+from ecabench.integrity.quarantine import quarantined
 from ecabench.plan.precision import restrict_plan
 from ecabench.plan.reader import load_plan
 from ecabench.util import atomic_write_json
@@ -87,7 +91,8 @@ from ecabench.util import atomic_write_json
 def aggregate(run_paths: Any, measure_paths: Any, plan_path: Any, out_parquet: str | os.PathLike,
               out_csv: str | os.PathLike | None = None, *, curves_parquet: str | os.PathLike | None = None,
               curves_csv: str | os.PathLike | None = None, meta_json: str | os.PathLike | None = None,
-              tune_summaries: Any = None, precision: Any = None) -> pd.DataFrame:
+              tune_summaries: Any = None, precision: Any = None,
+              quarantine: str | os.PathLike | None = None) -> pd.DataFrame:
     """Aggregate records and measurements into the tidy table (see the module docstring) and return it.
 
     ``run_paths``/``measure_paths``: files, folders (``*.json`` inside) or glob patterns. ``plan_path``:
@@ -99,10 +104,14 @@ def aggregate(run_paths: Any, measure_paths: Any, plan_path: Any, out_parquet: s
     ``precision``: the decisions of the workflow's ``precision`` checkpoints (JSON files): each such
     study keeps the seeds its decision chose (:func:`ecabench.plan.precision.restrict_plan`); the decisions
     are copied to the meta file under ``precision``.
+    ``quarantine``: the workflow's ``results/quarantine``: a damaged file read here is moved there, and
+    every file set aside there (now or by an earlier sweep) is named in the meta file's ``skipped``.
     """
     skipped: list[dict] = []
-    records = load_records(run_paths, skipped)
-    measurements = load_measurements(measure_paths, skipped)
+    records = load_records(run_paths, skipped, quarantine=quarantine)
+    measurements = load_measurements(measure_paths, skipped, quarantine=quarantine)
+    aside = quarantined(quarantine) if quarantine is not None else []
+    notes = _set_aside_notes(aside, skipped)
     decisions = [json.loads(Path(p).read_text()) for p in expand_paths(precision or [])]
     plan = restrict_plan(load_plan(plan_path), decisions)
     plan, tuned = merge_tuned_studies(plan, records, tune_summaries, skipped)
@@ -121,7 +130,8 @@ def aggregate(run_paths: Any, measure_paths: Any, plan_path: Any, out_parquet: s
                                           if e.get("status") == "failed"},
                                "status": m.get("status", "ok"), "error": m.get("error")}
                          for mid, m in sorted(measurements.items())},
-        "skipped": skipped,
+        "skipped": skipped + notes,
+        "quarantined": aside,
         "tuned_studies": tuned,
         "precision": {d["study"]: d for d in decisions},
         "n_records": len(records),
@@ -129,6 +139,15 @@ def aggregate(run_paths: Any, measure_paths: Any, plan_path: Any, out_parquet: s
     }
     atomic_write_json(Path(meta_json) if meta_json else sibling(out_parquet, "_meta", ".json"), meta)
     return df
+
+
+def _set_aside_notes(aside: list[dict], skipped: list[dict]) -> list[dict]:
+    """Files set aside earlier (not by this call, whose ``skipped`` already names them), as notes the report
+    lists with the skipped files: where each was, why, and whether it has been computed again."""
+    noted = {s["file"] for s in skipped}
+    return [{"file": q["file"], "reason": f"damaged, set aside as {q['moved_to']} ({q['reason']}); "
+             + ("computed again" if Path(q["file"]).exists() else "not computed again yet")}
+            for q in aside if q["file"] not in noted]
 
 
 __all__ = ["aggregate", "build_tables", "load_records", "load_measurements", "load_plan", "read_summary",

@@ -1,4 +1,9 @@
-"""Reading run records and measure-job files, and writing and reading the tidy tables (atomically)."""
+"""Reading run records and measure-job files, and writing and reading the tidy tables (atomically).
+
+Every file is checked where it is read (:mod:`ecabench.integrity.checks`: schema and checksum); one that
+fails is skipped with a warning naming it and, given a ``quarantine`` folder (the workflow's
+``results/quarantine``), moved there with its reason, so the next ``snakemake`` computes it again.
+"""
 from __future__ import annotations
 
 import glob
@@ -6,12 +11,13 @@ import json
 import os
 import warnings
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 
 import pandas as pd
 
 from ecabench.aggregate.columns import COLUMNS, typed
-from ecabench.records import RecordError, validate
+from ecabench.integrity.checks import MEASURE, RUNS, DamagedFile, read_checked
+from ecabench.integrity.quarantine import set_aside
 from ecabench.util import atomic_write
 
 
@@ -57,35 +63,34 @@ def sibling(out_parquet: str | os.PathLike, suffix: str, ext: str) -> Path:
     return p.with_name(f"{p.stem}{suffix}{ext}")
 
 
-def _skip(path: Path, why: str, skipped: list) -> None:
-    msg = f"skipping {path}: {why}"
-    warnings.warn(msg, AggregateWarning, stacklevel=4)
+def _skip(path: Path, why: str, skipped: list, quarantine: str | os.PathLike | None) -> None:
+    moved = set_aside(path, why, quarantine) if quarantine is not None else None
+    if moved is not None:
+        why = f"{why}; set aside as {moved}, the next snakemake run computes it again"
+    warnings.warn(f"skipping {path}: {why}", AggregateWarning, stacklevel=4)
     skipped.append({"file": str(path), "reason": why})
 
 
-def _read_checked(paths: Any, check: Callable[[Any], None], skipped: list) -> Iterator[tuple[Path, Any]]:
-    """(path, JSON) of each file ``check`` accepts; any other file warns and is noted in ``skipped``."""
+def _read_checked(paths: Any, kind: str, skipped: list,
+                  quarantine: str | os.PathLike | None) -> Iterator[tuple[Path, Any]]:
+    """(path, JSON) of each file that passes ``kind``'s check; any other file warns, is noted in ``skipped``
+    and is set aside into ``quarantine`` (when given)."""
     for path in expand_paths(paths):
         try:
-            with open(path) as fh:
-                obj = json.load(fh)
-            check(obj)
-        except (OSError, ValueError, RecordError) as exc:  # JSONDecodeError is a ValueError
-            _skip(path, str(exc).splitlines()[0] if str(exc) else type(exc).__name__, skipped)
+            obj = read_checked(path, kind)
+        except DamagedFile as exc:
+            _skip(path, str(exc), skipped, quarantine)
             continue
         yield path, obj
 
 
-def _check_measurement(m: Any) -> None:
-    if not isinstance(m, dict) or not isinstance(m.get("architectures"), dict):
-        raise ValueError("not a measurement file (no 'architectures' object)")
-
-
-def load_records(run_paths: Any, skipped: list | None = None) -> dict[str, dict]:
-    """Read and validate run records -> {run_id: record}; a bad file warns and is skipped."""
+def load_records(run_paths: Any, skipped: list | None = None, *,
+                 quarantine: str | os.PathLike | None = None) -> dict[str, dict]:
+    """Read and check run records -> {run_id: record}; a bad file warns and is skipped (and set aside into
+    ``quarantine`` when given)."""
     skipped = [] if skipped is None else skipped
     records: dict[str, dict] = {}
-    for path, rec in _read_checked(run_paths, validate, skipped):
+    for path, rec in _read_checked(run_paths, RUNS, skipped, quarantine):
         if rec["run_id"] in records:
             warnings.warn(f"{path}: run {rec['run_id']} was already read from another file; keeping the first",
                           AggregateWarning, stacklevel=2)
@@ -95,14 +100,16 @@ def load_records(run_paths: Any, skipped: list | None = None) -> dict[str, dict]
     return records
 
 
-def load_measurements(measure_paths: Any, skipped: list | None = None) -> dict[str, dict]:
+def load_measurements(measure_paths: Any, skipped: list | None = None, *,
+                      quarantine: str | os.PathLike | None = None) -> dict[str, dict]:
     """Read measure-job files -> {measure id (file stem): m}.
 
-    A bad file warns and is skipped; a failed measurement (``status: failed``) is kept (no metrics).
+    A bad file warns and is skipped (and set aside into ``quarantine`` when given); a failed measurement
+    (``status: failed``) is kept (no metrics).
     """
     skipped = [] if skipped is None else skipped
     out: dict[str, dict] = {}
-    for path, m in _read_checked(measure_paths, _check_measurement, skipped):
+    for path, m in _read_checked(measure_paths, MEASURE, skipped, quarantine):
         out[path.stem] = m  # the workflow names files by measure id
     return out
 

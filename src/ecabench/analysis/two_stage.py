@@ -7,8 +7,10 @@ comparison needs for the target half-width (:func:`ecabench.analysis.paired.stei
 stage-1 degrees of freedom) and keeps the largest, capped at ``max_seeds`` (the setting's backbone's
 own cap when the rule gives one per backbone). The rule reads spreads
 only, never the differences themselves, so stopping cannot favour a result (Stein 1945; the
-sequential form is Chow & Robbins 1965). A comparison with fewer than two usable stage-1 pairs has
-no sd: its setting runs to the cap.
+sequential form is Chow & Robbins 1965). A comparison with fewer than two usable stage-1 pairs (runs
+that failed or diverged) has no sd: its setting runs to the cap. A stage-1 run with no record at all
+(missing, or damaged and set aside) is another matter: deciding without it would change the design
+without a word, so :func:`decide` refuses (:class:`IncompleteStageError`) until it has been run.
 """
 from __future__ import annotations
 
@@ -20,6 +22,10 @@ import numpy as np
 from ecabench.analysis.paired import stein_total_n
 
 ACCURACY = "test_top1_pct"
+
+
+class IncompleteStageError(ValueError):
+    """Stage 1 lacks a run's record: the message names the runs."""
 
 
 def _values(records: Mapping[str, dict], candidates: list[dict], stage1: set) -> dict:
@@ -59,9 +65,25 @@ def _setting(key: tuple, cell: dict, rule: Mapping, baseline: str, seeds: list[i
             "note": "a comparison had fewer than 2 stage-1 pairs: its sd is unknown, so the cap" if unknown else ""}
 
 
+def _absent(records: Mapping[str, dict], candidates: list[dict], stage1: set) -> list[str]:
+    """The stage-1 runs without a record, described (a failed or diverged run has one: it counts)."""
+    return [f"{c['run_id']} ({c['spec']} on {c['backbone']}/{c['dataset']}, seed {c['seed']})"
+            for c in sorted(candidates, key=lambda c: (c["backbone"], c["dataset"], c["seed"], c["spec"]))
+            if c["seed"] in stage1 and c["run_id"] not in records]
+
+
 def decide(plan_rule: Mapping, records: Mapping[str, dict]) -> dict:
-    """The seeds each setting of a study keeps (``plan_rule``: one entry of the plan's ``precision``)."""
+    """The seeds each setting of a study keeps (``plan_rule``: one entry of the plan's ``precision``).
+
+    Only on a complete stage 1: a stage-1 run without a record raises :class:`IncompleteStageError`.
+    """
     rule = plan_rule["rule"]
+    absent = _absent(records, plan_rule["candidates"], set(plan_rule["stage1_seeds"]))
+    if absent:
+        raise IncompleteStageError(
+            f"study {plan_rule['study']!r}: stage 1 is incomplete, so no seeds are decided (a decision on part "
+            f"of stage 1 would change the design unannounced); no valid record of {len(absent)} run(s): "
+            + "; ".join(absent))
     cells = _values(records, plan_rule["candidates"], set(plan_rule["stage1_seeds"]))
     caps = plan_rule.get("caps") or {}
     settings = [_setting(key, cell, rule, plan_rule["baseline"], plan_rule["seeds"],
@@ -70,4 +92,4 @@ def decide(plan_rule: Mapping, records: Mapping[str, dict]) -> dict:
             "stage1_seeds": list(plan_rule["stage1_seeds"]), "settings": settings}
 
 
-__all__ = ["decide"]
+__all__ = ["IncompleteStageError", "decide"]

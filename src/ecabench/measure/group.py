@@ -5,8 +5,8 @@ backbone and input (untrained weights, common random numbers), counts its parame
 elementwise FLOPs, and times all of them in one :func:`ecabench.measure.measure_interleaved` call,
 the plain backbone included as the reference of the relative throughputs. An architecture that
 cannot be built or run is recorded as failed and left out of the timing; the others are measured.
-The result file (JSON, written atomically) holds the counts and one throughput row per
-(architecture, implementation, mode).
+The result file (JSON, written atomically, with the checksum of its content: :mod:`ecabench.util.checksum`)
+holds the counts and one throughput row per (architecture, implementation, mode).
 """
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from ecabench.measure.interleaved import measure_interleaved
 from ecabench.measure.params import count_model
 from ecabench.models import build_model, describe, resolved_by_stage
 from ecabench.util import atomic_write_json
+from ecabench.util.checksum import with_checksum
 
 REFERENCE = "none"
 # How the timing is done (options of measure_interleaved), from the config's ``measure`` section.
@@ -77,6 +78,7 @@ def measure_group(group: dict, *, out_path: str | Path, device: str = "cpu", num
         result["setup"] = timing["setup"]
         result["throughput"] = [{**row, "architecture_id": row.pop("key")} for row in timing["rows"]]
     result.update(environment=environment(), measure_time_s=time.perf_counter() - t0)
+    result = with_checksum(result)  # as written and read back (plain JSON values)
     atomic_write_json(out_path, result)
     return result
 
@@ -91,6 +93,7 @@ def measure_group_safely(group: dict, *, out_path: str | Path, **options: Any) -
                   "input_shape": group.get("input_shape"), "reference": group.get("reference"),
                   "architectures": {}, "setup": None, "throughput": [], "status": "failed",
                   "error": f"{type(exc).__name__}: {exc}\n" + traceback.format_exc(limit=-3)}
+        result = with_checksum(result)
         atomic_write_json(out_path, result)
         return result
 

@@ -51,7 +51,9 @@ def _status_counts(df: pd.DataFrame) -> dict[str, int]:
 
 def _skipped_notes(meta: dict) -> list[str]:
     """Everything aggregation skipped or a measure job lost, one warning each (never silently)."""
-    notes = [f"Skipped while aggregating: {s['file']} ({s['reason']})" for s in meta.get("skipped", [])]
+    aside = {q["file"] for q in meta.get("quarantined") or []}  # damaged files moved to results/quarantine/
+    notes = [f"{'Set aside as damaged' if s['file'] in aside else 'Skipped while aggregating'}: {s['file']} "
+             f"({s['reason']})" for s in meta.get("skipped", [])]
     for mid, m in (meta.get("measurements") or {}).items():
         if m.get("status", "ok") != "ok":
             err = str(m.get("error") or "").strip().splitlines()
