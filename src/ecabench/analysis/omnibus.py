@@ -49,7 +49,7 @@ def omnibus(df_one_setting: pd.DataFrame, *, level: float = 0.95, anova: bool = 
     diffs = [wide[x] - wide[y] for x, y in itertools.combinations(levels, 2)]
     sd = paired.pooled_sd([s.std(ddof=1) for s in diffs], [n] * len(diffs))
     out.update(largest_gap=gap.delta_mean, gap_a=a, gap_b=b, gap_ci_low=gap.ci_low, gap_ci_high=gap.ci_high,
-               gap_level=gap_level, mde=paired.power(sd, n).mde)
+               gap_level=gap_level, mde=paired.power(sd, n, targets=()).mde)
     if len(levels) == 2:
         r = paired.paired_difference(wide[levels[0]], wide[levels[1]], level)
         out.update(test="paired t", statistic=r.t_stat, p_value=r.p_value, note=r.note)
