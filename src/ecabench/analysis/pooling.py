@@ -5,7 +5,8 @@ Two estimands, two estimators, each calibrated in ``benchmarks/calibration.py``:
 * :func:`equal_weight_average` - the average effect over *the settings that were run*, each weighted
   equally, with a t interval whose degrees of freedom come from Welch-Satterthwaite over the
   per-setting variances. The per-setting variance sd^2/n is estimated from 3-6 seeds, so treating it
-  as known (a fixed-effect z interval) covered only 79-81% in the project's simulation; this holds 95%.
+  as known (a fixed-effect z interval) covered 85-91% at 3 seeds in ``benchmarks/calibration.py``; this
+  holds 94.6-96.4%.
 * :func:`new_setting` - what to expect on a setting that was *not* run: with >= 3 settings, the mean
   of the population of settings (t over the k per-setting deltas) and a prediction interval for one
   new setting; with fewer it says it cannot speak for a new setting (:data:`FEW_SETTINGS`).
