@@ -8,15 +8,19 @@
     <out_dir>/tables/<study>__variants.{csv,md,tex,html}      per-variant statistics (CSV: raw numbers)
     <out_dir>/tables/<study>__incomplete.{csv,md,tex,html}    runs that are not ok (possibly empty)
     <out_dir>/tables/<study>__odd_even.{csv,md,tex,html}      odd-rule studies only
+    <out_dir>/tables/<study>__{across_settings,pairwise,omnibus}.{csv,md,tex,html}   the verdict across settings
     <out_dir>/tables/paper_comparison.{csv,md,tex,html}       when the paper's Table 3 is found
     <out_dir>/figures/<study>__<kind>.{png,svg}                see ecabench.report.figures
+    <out_dir>/figures/<study>__{forest,cd_diagram}.{png,svg}  see ecabench.report.verdict_figures
     <out_dir>/paper_suite_counts.json                         the suite's ImageNet counts, when counted here
 
 The data flows one way: the report reads tables and job outputs (the summary, the plan, the
-``paper_counts`` job's JSON) and never builds a model or opens a tuning study. Modules:
+``paper_counts`` job's JSON) and never builds a model or opens a tuning study; every statistic it
+shows comes from the analysis layer (:mod:`ecabench.analysis`), which it asks once per study and
+whose tables it only formats. Modules:
 
 * :mod:`~ecabench.report.layout`      file names, known from the plan alone (light, for Snakefile parse time);
-* :mod:`~ecabench.analysis.variant_table`      raw per-variant statistics, odd-rule pairs, incomplete runs;
+* :mod:`~ecabench.report.verdicts`    the verdict across settings, formatted (tables, sentences) and its figures;
 * :mod:`~ecabench.report.formatting`  the same tables as strings for people;
 * :mod:`~ecabench.report.writers`     Markdown / LaTeX / HTML table files (pandas' writers);
 * :mod:`~ecabench.report.prose`       the sentences beside the tables;
