@@ -78,7 +78,10 @@ def _new_setting(ps: pd.DataFrame, level: float) -> dict:
 
 def across_settings(df: pd.DataFrame, baseline: str, *, rope: float = 0.5, seed: int = 0, level: float = 0.95,
                     bayes_samples: int = 50000, stage1: dict | None = None) -> pd.DataFrame:
-    """One row per non-baseline variant: is it better than ``baseline`` across settings? Columns
+    """Estimands: the average over the settings run of the paired difference, the effect on a new setting,
+    the share of (setting, seed) pairs won, ranks and the posterior of the pooled pairs (per column group).
+
+    One row per non-baseline variant: is it better than ``baseline`` across settings? Columns
     :data:`COLUMNS`; ``attrs["ranks"]`` (:func:`ranks.rank_summary`) and ``attrs["per_setting"]``.
 
     ``avg_*``: the equal-weight average over the settings run; ``new_*``: a new setting (NaN below
@@ -122,7 +125,9 @@ def _variant_row(df, ps, v, baseline, *, rope, seed, level, bayes_samples) -> di
 
 
 def pairwise(df: pd.DataFrame, *, level: float = 0.95, stage1: dict | None = None) -> pd.DataFrame:
-    """Every unordered pair (a, b) of variants, ``delta = a - b``: per setting the paired t (or Stein's)
+    """Estimand: the expected a - b per setting, and its average over the settings run (``setting == "all"``).
+
+    Every unordered pair (a, b) of variants, ``delta = a - b``: per setting the paired t (or Stein's)
     interval and p; across settings (``backbone = dataset = "all"``) the equal-weight average with its
     Welch-Satterthwaite t interval and p. Holm over the pairs within each family (one setting, or "all")."""
     d = frames.tidy(df)

@@ -13,7 +13,9 @@ __all__ = ["signed_rank", "NO_BAYES"]
 
 
 def signed_rank(x: np.ndarray, y: np.ndarray, rope: float, seed: int, nsamples: int) -> tuple[float, float, float, str]:
-    """Posterior (P(worse), P(within the rope), P(better)) of x (variant) against y (baseline) over the
+    """Estimand: the posterior probability that a new paired difference is below -rope, within it, or above.
+
+    Posterior (P(worse), P(within the rope), P(better)) of x (variant) against y (baseline) over the
     pooled (setting, seed) pairs: ``baycomp.SignedRankTest``.
 
     baycomp works on ``diff = y - x``: its "left" is x ahead by more than the rope (variant better),

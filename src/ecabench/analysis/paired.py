@@ -98,6 +98,8 @@ def summarise(values: Iterable[float] | Mapping[Any, float], level: float = 0.95
               bounds: tuple[float, float] | None = None) -> Summary:
     """Mean, sample std (ddof=1), n and the t-based confidence interval of ``values``.
 
+    Estimand: the expected value of the metric over seeds (one variant on one setting).
+
     With one value the mean is that value and std/CI are NaN (``note == "n too small"``); with none
     everything is NaN and ``n == 0``. ``bounds``: the metric's range (e.g. :data:`PCT_RANGE`); the
     interval never leaves it.
@@ -212,6 +214,8 @@ class Power(NamedTuple):
 def power(sd: float, n: int, targets: Iterable[float] = (0.5, 1.0), *, alpha: float = ALPHA,
           power_level: float = POWER) -> Power:
     """Minimum detectable effect of a two-sided paired t-test, and the seeds each target needs.
+
+    Estimand: none - a design figure (what this sd and n could detect at 80% power), not an estimate.
 
     ``sd``: the standard deviation of the paired differences; ``n``: the number of pairs. The power
     curve is ``statsmodels.stats.power.TTestPower`` (a paired t-test is a one-sample t-test of the

@@ -20,7 +20,9 @@ __all__ = ["rank_summary", "nemenyi", "wilcoxon", "draw_critical_difference", "T
 
 
 def rank_summary(df: pd.DataFrame) -> pd.DataFrame:
-    """Mean rank per variant over complete blocks (rank 1 = most accurate, ties averaged) and the
+    """Estimand: each variant's expected rank within a (setting, seed) block; Friedman: equal ranks for all.
+
+    Mean rank per variant over complete blocks (rank 1 = most accurate, ties averaged) and the
     Friedman test of all variants (``scipy.stats.friedmanchisquare``). One row per variant;
     ``friedman_stat``/``p_friedman`` repeat on every row."""
     w = block_matrix(df)
