@@ -1,8 +1,7 @@
-"""Report tables, raw: per-variant statistics of one study, the odd-rule pairs, the runs that did not complete.
+"""Per-variant statistics of one study, the odd-rule pairs, the runs that did not complete: raw tidy tables.
 
-Every table exists twice: this module's *raw* DataFrame (numbers, machine-readable, written as CSV)
-and a *formatted* DataFrame of strings (:mod:`ecabench.report.formatting`) written as Markdown, LaTeX
-and HTML (:mod:`ecabench.report.writers`). Comparisons are made within one (backbone, dataset) group:
+These are the numbers (the report writes them as CSV, and formats them as strings for its Markdown,
+LaTeX and HTML tables; nothing here formats). Comparisons are made within one (backbone, dataset) group:
 a variant is compared with the study's baseline on the same backbone and dataset, paired over the
 seeds both completed, because for one seed both saw the same data order and backbone initialisation.
 """
