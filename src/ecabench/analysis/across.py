@@ -120,7 +120,7 @@ def _variant_row(df, ps, v, baseline, *, rope, seed, level, bayes_samples) -> di
     return {"variant": v, "baseline": baseline, **avg, **_new_setting(ps, level), "wins": wr["wins"],
             "ties": wr["ties"], "losses": wr["losses"], "win_rate": wr["p"], "win_ci_low": wr["low"],
             "win_ci_high": wr["high"], "bayes_worse": worse, "bayes_rope": rope_p, "bayes_better": better,
-            "rope": rope, "note": _join(NO_PAIRS if pr.empty else avg.pop("note"), few, bnote), "level": level,
+            "rope": rope, "note": _join(NO_PAIRS if pr.empty else avg["note"], few, bnote), "level": level,
             "_p_wilcoxon": ranks.wilcoxon(x, y)}
 
 
